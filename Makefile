@@ -1,0 +1,41 @@
+# Two entry points (see README): `make serve` and `make test`. Everything else is set-up they depend on.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SYSTEM_PACKAGES := ffmpeg sox libsox-fmt-all fluidsynth timgm6mb-soundfont
+DEFAULT_MODEL := saved_models/MSD_musicnn/1/saved_model.pb
+
+.PHONY: serve test system-deps models bench clean
+
+serve: $(VENV)/.installed $(DEFAULT_MODEL)
+	$(PY) -m service
+
+test: $(VENV)/.installed system-deps $(DEFAULT_MODEL)
+	$(PY) -m pytest
+
+# Debian packages the tests and the synthetic-data generator use; installed only when one is missing.
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip install -q --no-deps musicnn==0.1.0
+	touch $@
+
+# The pretrained models are ported offline from the checkpoints inside the installed musicnn wheel.
+models $(DEFAULT_MODEL): $(VENV)/.installed
+	$(PY) -m training import-musicnn --output saved_models
+
+bench: $(VENV)/.installed system-deps $(DEFAULT_MODEL)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache

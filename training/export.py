@@ -1,0 +1,81 @@
+"""Export a Keras tagging model to `saved_models/<name>/<version>/` with its metadata.
+
+The SavedModel holds the whole graph, Kapre front end included (the mel filterbank becomes a
+constant), so loading it needs only TensorFlow. Versions are written to a temporary directory
+and renamed into place, so a server scanning the folder never sees half a model.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from service.model_format import (
+    EMBEDDING_OUTPUT,
+    SCORES_OUTPUT,
+    SIGNATURE,
+    ModelCard,
+    ModelMetadata,
+    write_metadata,
+)
+from training.frontend import FrontendConfig
+
+
+def export_model(
+    model: keras.Model,
+    *,
+    output_dir: Path,
+    name: str,
+    tags: list[str],
+    frontend: FrontendConfig,
+    card: ModelCard,
+    version: int | None = None,
+) -> Path:
+    """Write `model` as the next (or the given) version of `name`; returns the version directory.
+
+    `model` maps a (batch, chunk_samples) waveform to a dict with `scores` (batch, num_tags) and
+    `embedding` (batch, embedding_size).
+    """
+    scores, embedding = (model.output[SCORES_OUTPUT], model.output[EMBEDDING_OUTPUT])
+    if scores.shape[-1] != len(tags):
+        raise ValueError(f"The model has {scores.shape[-1]} outputs but {len(tags)} tags were given.")
+    model_dir = Path(output_dir) / name
+    version = version or _next_version(model_dir)
+    version_dir = model_dir / str(version)
+    if version_dir.exists():
+        raise FileExistsError(f"{version_dir} already exists; export a new version instead of overwriting.")
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name=SIGNATURE,
+        fn=lambda waveform: model(waveform, training=False),
+        input_signature=[tf.TensorSpec([None, frontend.chunk_samples], tf.float32, name="waveform")],
+    )
+    metadata = ModelMetadata(
+        name=name,
+        version=version,
+        tags=list(tags),
+        embedding_size=int(embedding.shape[-1]),
+        frontend=frontend.to_dict(),
+        card=card.model_copy(update={"parameters": model.count_params()}),
+    )
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=model_dir))
+    try:
+        archive.write_out(str(staging), verbose=False)
+        write_metadata(staging, metadata)
+        staging.rename(version_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return version_dir
+
+
+def _next_version(model_dir: Path) -> int:
+    existing = [int(p.name) for p in model_dir.glob("*") if p.name.isdigit()] if model_dir.exists() else []
+    return max(existing, default=0) + 1
