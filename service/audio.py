@@ -71,6 +71,8 @@ def load_audio(
 
     Channels are averaged. Raises a subclass of `AudioError` for anything that is not usable audio.
     """
+    if _is_zero_bytes(source):
+        raise EmptyAudioError("the file is empty (0 bytes)")
     if isinstance(source, bytes):
         source = io.BytesIO(source)
     waveform, source_rate = _decode_mono(source, max_seconds=max_seconds)
@@ -131,6 +133,14 @@ def _resample(waveform: np.ndarray, source_rate: int, target_rate: int) -> np.nd
     if source_rate == target_rate:
         return waveform
     return soxr.resample(waveform, source_rate, target_rate, quality="HQ").astype(np.float32, copy=False)
+
+
+def _is_zero_bytes(source: AudioSource) -> bool:
+    if isinstance(source, bytes):
+        return not source
+    if isinstance(source, (str, os.PathLike)):
+        return os.path.getsize(source) == 0
+    return False
 
 
 def _reason(error: Exception) -> str:

@@ -25,7 +25,7 @@ def make_audio(
     codec: list[str] | None = None,
     source: str = "music",
 ) -> Path:
-    """Write `seconds` of a music-like signal (chord + noise bursts) or `silence` to `path`.
+    """Write `seconds` of a music-like signal (chord + noise bursts, deterministic) or `silence` to `path`.
 
     `codec` overrides the encoder chosen from the extension (e.g. `["-c:a", "pcm_s24le"]`).
     """
@@ -33,7 +33,7 @@ def make_audio(
         graph = (
             f"sine=f=220:r={sample_rate}:d={seconds},volume=0.3[a];"
             f"sine=f=277:r={sample_rate}:d={seconds},volume=0.2[b];"
-            f"anoisesrc=r={sample_rate}:d={seconds}:a=0.05,volume='lt(mod(t,0.5),0.05)':eval=frame[c];"
+            f"anoisesrc=r={sample_rate}:d={seconds}:a=0.05:seed=7,volume='lt(mod(t,0.5),0.05)':eval=frame[c];"
             "[a][b][c]amix=inputs=3:normalize=0"
         )
     elif source == "silence":
