@@ -1,4 +1,4 @@
-"""Pieces every model in the zoo shares: the normalised spectrogram input, the residual block, the output dict.
+"""What every zoo model shares: the normalised spectrogram input, the residual block, the output dict.
 
 Written once here so the ResNet and the Transformer front end cannot drift apart.
 """
@@ -42,9 +42,9 @@ def residual_block(x: keras.KerasTensor, channels: int, *, strides: int = 1, nam
     x = keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_conv2")(x)
     x = batch_norm(f"{name}_bn2")(x)
     if strides != 1 or shortcut.shape[-1] != channels:
-        shortcut = keras.layers.Conv2D(channels, 3, strides=strides, padding="same", name=f"{name}_shortcut_conv")(
-            shortcut
-        )
+        shortcut = keras.layers.Conv2D(
+            channels, 3, strides=strides, padding="same", name=f"{name}_shortcut_conv"
+        )(shortcut)
         shortcut = batch_norm(f"{name}_shortcut_bn")(shortcut)
     x = keras.layers.Add(name=f"{name}_add")([x, shortcut])
     return keras.layers.ReLU(name=f"{name}_relu2")(x)
@@ -53,5 +53,5 @@ def residual_block(x: keras.KerasTensor, channels: int, *, strides: int = 1, nam
 def tagging_model(
     waveform: keras.KerasTensor, scores: keras.KerasTensor, embedding: keras.KerasTensor, name: str
 ) -> keras.Model:
-    """The contract every zoo model keeps (and `training.export` relies on): waveform -> {scores, embedding}."""
+    """The contract every zoo model keeps and `training.export` relies on: waveform -> {scores, embedding}."""
     return keras.Model(waveform, {SCORES_OUTPUT: scores, EMBEDDING_OUTPUT: embedding}, name=name)

@@ -44,7 +44,10 @@ def export_model(
     if scores.shape[-1] != len(tags):
         raise ValueError(f"The model has {scores.shape[-1]} outputs but {len(tags)} tags were given.")
     model_dir = Path(output_dir) / name
-    version = version or _next_version(model_dir)
+    if version is None:
+        version = _next_version(model_dir)
+    elif version < 1:
+        raise ValueError(f"`version` must be a positive integer. Received: version={version}.")
     version_dir = model_dir / str(version)
     if version_dir.exists():
         raise FileExistsError(f"{version_dir} already exists; export a new version instead of overwriting.")

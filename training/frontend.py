@@ -51,6 +51,11 @@ class FrontendConfig:
                 f"`chunk_samples` must be at least `n_fft` without centring. "
                 f"Received: chunk_samples={self.chunk_samples}, n_fft={self.n_fft}."
             )
+        if self.center and self.pad_mode == "reflect" and self.chunk_samples <= self.n_fft // 2:
+            raise ValueError(
+                f"Reflect padding needs `chunk_samples` > n_fft // 2. "
+                f"Received: chunk_samples={self.chunk_samples}, n_fft={self.n_fft}."
+            )
         if self.hop_length <= 0 or self.hop_length > self.n_fft:
             raise ValueError(f"`hop_length` must be in (0, n_fft]. Received: hop_length={self.hop_length}.")
 

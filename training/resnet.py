@@ -35,7 +35,9 @@ class ResNetConfig:
 
     def __post_init__(self) -> None:
         if self.base_channels < 1:
-            raise ValueError(f"`base_channels` must be positive. Received: base_channels={self.base_channels}.")
+            raise ValueError(
+                f"`base_channels` must be positive. Received: base_channels={self.base_channels}."
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={self.dropout}.")
 
@@ -43,13 +45,14 @@ class ResNetConfig:
 def build_resnet(
     frontend: FrontendConfig, config: ResNetConfig, num_tags: int, name: str = "short_chunk_resnet"
 ) -> keras.Model:
-    """(batch, chunk_samples) waveform -> {"scores": (batch, num_tags), "embedding": (batch, 4 * base_channels)}.
+    """(batch, chunk_samples) -> {"scores": (batch, num_tags), "embedding": (batch, 4 * base_channels)}.
 
     The embedding is the ReLU output of the penultimate dense layer, before dropout.
     """
     if frontend.n_mels > MAX_MEL_BINS:
         raise ValueError(
-            f"Seven stride-2 blocks fold at most {MAX_MEL_BINS} mel bins into one. Received: n_mels={frontend.n_mels}."
+            f"Seven stride-2 blocks fold at most {MAX_MEL_BINS} mel bins into one. "
+            f"Received: n_mels={frontend.n_mels}."
         )
     waveform, x = spectrogram_input(frontend)
     for index, multiplier in enumerate(CHANNEL_MULTIPLIERS, start=1):

@@ -95,9 +95,12 @@ class ClassTokenPositionEmbedding(keras.layers.Layer):
 
 
 def build_transformer(
-    frontend: FrontendConfig, config: TransformerConfig, num_tags: int, name: str = "music_tagging_transformer"
+    frontend: FrontendConfig,
+    config: TransformerConfig,
+    num_tags: int,
+    name: str = "music_tagging_transformer",
 ) -> keras.Model:
-    """(batch, chunk_samples) waveform -> {"scores": (batch, num_tags), "embedding": (batch, attention_width)}.
+    """(batch, chunk_samples) -> {"scores": (batch, num_tags), "embedding": (batch, attention_width)}.
 
     The embedding is the layer-normalised [CLS] output that the tag classifier reads.
     """

@@ -9,15 +9,15 @@ Two ways in:
 Every model maps a (batch, chunk_samples) float32 waveform to {"scores": (batch, num_tags) sigmoid,
 "embedding": (batch, embedding_size)}, which is what `training.export.export_model` expects.
 
-| preset                | architecture | input            | parameters (50 tags) |
-|-----------------------|--------------|------------------|----------------------|
-| `transformer`         | transformer  | 10 s @ 22.05 kHz | 4.57 M (the paper's teacher)           |
-| `transformer_compact` | transformer  | 10 s @ 22.05 kHz | 1.11 M (the authors' "compact student") |
-| `transformer_student` | transformer  | 10 s @ 22.05 kHz | 0.49 M (≈ the paper's 0.5 M distilled student) |
-| `transformer_tiny`    | transformer  | 2 s @ 22.05 kHz  | 42 k (tests, CPU experiments)          |
-| `resnet`              | resnet       | 3.69 s @ 16 kHz  | 12.1 M (the short-chunk ResNet)        |
-| `resnet_student`      | resnet       | 3.69 s @ 16 kHz  | 3.04 M (half width; the paper's distilled one is 3.4 M) |
-| `resnet_tiny`         | resnet       | 2 s @ 16 kHz     | 51 k (tests, CPU experiments)          |
+| preset                | input            | parameters, 50 tags                                 |
+|-----------------------|------------------|-----------------------------------------------------|
+| `transformer`         | 10 s @ 22.05 kHz | 4.57 M, the paper's teacher                         |
+| `transformer_compact` | 10 s @ 22.05 kHz | 1.11 M, the authors' "compact student"              |
+| `transformer_student` | 10 s @ 22.05 kHz | 0.49 M, ≈ the paper's 0.5 M distilled student       |
+| `transformer_tiny`    | 2 s @ 22.05 kHz  | 42 k, for tests and CPU experiments                 |
+| `resnet`              | 3.69 s @ 16 kHz  | 12.1 M, the short-chunk ResNet                      |
+| `resnet_student`      | 3.69 s @ 16 kHz  | 3.04 M, half width (the paper's distilled: 3.4 M)   |
+| `resnet_tiny`         | 2 s @ 16 kHz     | 51 k, for tests and CPU experiments                 |
 """
 
 from __future__ import annotations
@@ -61,7 +61,9 @@ ARCHITECTURES: dict[str, Architecture] = {
 PAPER_FRONTEND = FrontendConfig()
 PRESETS: dict[str, Preset] = {
     "transformer": Preset("transformer", PAPER_FRONTEND, TransformerConfig()),
-    "transformer_compact": Preset("transformer", PAPER_FRONTEND, TransformerConfig(attention_width=64, ffn_width=256)),
+    "transformer_compact": Preset(
+        "transformer", PAPER_FRONTEND, TransformerConfig(attention_width=64, ffn_width=256)
+    ),
     "transformer_student": Preset(
         "transformer", PAPER_FRONTEND, TransformerConfig(conv_channels=64, attention_width=64, ffn_width=256)
     ),
@@ -73,7 +75,9 @@ PRESETS: dict[str, Preset] = {
     "resnet": Preset("resnet", SHORT_CHUNK_FRONTEND, ResNetConfig()),
     "resnet_student": Preset("resnet", SHORT_CHUNK_FRONTEND, ResNetConfig(base_channels=64)),
     "resnet_tiny": Preset(
-        "resnet", dataclasses.replace(SHORT_CHUNK_FRONTEND, chunk_samples=32_000), ResNetConfig(base_channels=8)
+        "resnet",
+        dataclasses.replace(SHORT_CHUNK_FRONTEND, chunk_samples=32_000),
+        ResNetConfig(base_channels=8),
     ),
 }
 
@@ -81,12 +85,13 @@ PRESETS: dict[str, Preset] = {
 def build_model(
     architecture: str, frontend: FrontendConfig, num_tags: int, *, name: str | None = None, **sizes: Any
 ) -> keras.Model:
-    """A fresh `architecture` model; `sizes` override fields of its config dataclass (paper defaults otherwise)."""
+    """A fresh `architecture` model; `sizes` override fields of its config dataclass (paper defaults)."""
     entry = _lookup(ARCHITECTURES, architecture, "architecture")
     known_sizes = {field.name for field in dataclasses.fields(entry.config_type)}
     if unknown := sorted(set(sizes) - known_sizes):
         raise ValueError(
-            f"Unknown sizes for {architecture!r}; expected some of {sorted(known_sizes)}. Received: {unknown}."
+            f"Unknown sizes for {architecture!r}; the known ones are {sorted(known_sizes)}. "
+            f"Received: {unknown}."
         )
     return entry.build(frontend, entry.config_type(**sizes), num_tags, name=name or architecture)
 
@@ -94,7 +99,9 @@ def build_model(
 def build_preset(preset: str, num_tags: int) -> keras.Model:
     """A fresh model for a named preset, named after it; its front end is `PRESETS[preset].frontend`."""
     entry = _lookup(PRESETS, preset, "preset")
-    return build_model(entry.architecture, entry.frontend, num_tags, name=preset, **dataclasses.asdict(entry.config))
+    return build_model(
+        entry.architecture, entry.frontend, num_tags, name=preset, **dataclasses.asdict(entry.config)
+    )
 
 
 def _lookup(registry: dict[str, Any], key: str, kind: str) -> Any:
