@@ -1,0 +1,74 @@
+"""Run exported tagging models: load a SavedModel, place it on a device, score batches of windows.
+
+Only TensorFlow is needed: the Kapre front end is inside the graph, so neither Keras, Kapre nor
+librosa is imported here. Nothing in this module knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from service.model_format import EMBEDDING_OUTPUT, SCORES_OUTPUT, SIGNATURE, ModelMetadata, read_metadata
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChunkPrediction:
+    """The model's output for one window: tag scores (n_tags,) and embedding (D,)."""
+
+    scores: np.ndarray
+    embedding: np.ndarray
+
+
+def configure_tensorflow(*, intra_op_threads: int, inter_op_threads: int) -> str:
+    """Set TF's thread pools and GPU memory growth; returns the device models should run on.
+
+    Must run before TensorFlow executes its first op (it refuses to change these afterwards),
+    which is why it is a separate step the server calls first; inside a process that already ran
+    TF (a test session) the existing configuration is kept.
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
+        for gpu in gpus:
+            # Without growth TF reserves the whole GPU's memory for the first model it loads.
+            tf.config.experimental.set_memory_growth(gpu, True)
+    except RuntimeError as error:  # another component of this process ran TF first
+        logger.warning("TensorFlow was already initialised; keeping its configuration (%s)", error)
+    return "/GPU:0" if gpus else "/CPU:0"
+
+
+class ServingModel:
+    """One exported model version, loaded on `device`, scoring lists of windows.
+
+    `predict` has the list-in/list-out batching contract: one `ChunkPrediction` per input window,
+    in order, whatever the batch size.
+    """
+
+    def __init__(self, version_dir: Path, *, device: str) -> None:
+        self.metadata: ModelMetadata = read_metadata(version_dir)
+        self.device = device
+        with tf.device(device):
+            self._saved_model = tf.saved_model.load(str(version_dir))
+        self._serve = self._saved_model.signatures[SIGNATURE]
+
+    def predict(self, chunks: list[np.ndarray]) -> list[ChunkPrediction]:
+        with tf.device(self.device):
+            outputs = self._serve(waveform=tf.constant(np.stack(chunks), dtype=tf.float32))
+        scores = outputs[SCORES_OUTPUT].numpy()
+        embeddings = outputs[EMBEDDING_OUTPUT].numpy()
+        return [ChunkPrediction(s, e) for s, e in zip(scores, embeddings, strict=True)]
+
+    def warm_up(self, batch_sizes: list[int]) -> None:
+        """Run silence through the graph once per batch size, so first requests are not slow."""
+        silence = np.zeros(self.metadata.chunk_samples, dtype=np.float32)
+        for size in batch_sizes:
+            self.predict([silence] * size)
+        logger.info("model %s v%d warm on %s", self.metadata.name, self.metadata.version, self.device)

@@ -1,0 +1,54 @@
+"""The FastAPI application: `create_app()` wires routes, error handlers, metrics and the lifespan.
+
+Nothing happens at import time: settings are read and models loaded when the lifespan starts.
+Run it with `python -m service` (or `uvicorn --factory service.main:create_app`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from typing import Any
+
+from fastapi import FastAPI
+
+from service.errors import add_error_handlers
+from service.metrics import Metrics
+from service.request_metrics import RequestMetricsMiddleware
+from service.routes import health, metrics, models, tagging
+from service.settings import get_settings
+from service.tagging import TaggingService
+
+DESCRIPTION = """\
+Upload a song, get back a song-level tag vector, the top tags, an embedding and a taggram
+(tags over time). Results are stored under an id derived from the audio, the model version and
+the hop, so the same upload is answered from the store. Errors are JSON `{"detail": "..."}`.
+"""
+
+
+def create_app() -> FastAPI:
+    metrics_registry = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        """Check the models and the store synchronously (bad config fails start-up), then load in the background.
+
+        Loading runs after start-up so /healthz answers at once and /readyz reports progress.
+        """
+        tagger = TaggingService(get_settings(), metrics_registry)
+        loading = asyncio.create_task(tagger.load_models(), name="load-models")
+        try:
+            yield {"tagger": tagger, "metrics": metrics_registry}
+        finally:
+            loading.cancel()
+            await asyncio.gather(loading, return_exceptions=True)
+            await tagger.close()
+
+    app = FastAPI(title="music-tagger", version=version("music-tagger"), description=DESCRIPTION, lifespan=lifespan)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics_registry)
+    add_error_handlers(app)
+    for module in (tagging, models, health, metrics):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,107 @@
+"""The JSON shapes of the HTTP API (what the OpenAPI document describes)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from service.model_format import ModelCard
+from service.store import TagRecord
+
+
+class ErrorDetail(BaseModel):
+    """Every error the service answers itself: one sentence for the person who sent the request."""
+
+    detail: str
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: int
+
+
+class TagScore(BaseModel):
+    tag: str
+    score: float
+
+
+class TagResult(BaseModel):
+    """Song-level result: the mean over windows of the model's sigmoid scores and embeddings."""
+
+    id: str = Field(description="Stable id of this audio + model version + hop; the same upload gets the same id.")
+    model: ModelRef
+    duration: float = Field(description="Seconds of decoded audio.")
+    n_chunks: int = Field(description="Windows the song was cut into (rows of the taggram).")
+    chunk_seconds: float
+    hop_seconds: float
+    tags: list[str] = Field(description="The model's vocabulary, in the order of `scores`.")
+    scores: list[float] = Field(description="Song-level score of every tag (mean over windows), in [0, 1].")
+    top: list[TagScore] = Field(description="The `top_k` highest scores, highest first.")
+    embedding: list[float] = Field(description="Mean over windows of the model's embedding.")
+    taggram_url: str
+
+    @classmethod
+    def from_record(cls, record: TagRecord, *, top_k: int, taggram_url: str) -> TagResult:
+        order = np.argsort(-record.scores, kind="stable")[:top_k]
+        return cls(
+            id=record.id,
+            model=ModelRef(name=record.model_name, version=record.model_version),
+            duration=record.duration,
+            n_chunks=record.n_chunks,
+            chunk_seconds=record.chunk_seconds,
+            hop_seconds=record.hop_seconds,
+            tags=record.tags,
+            scores=record.scores.tolist(),
+            top=[TagScore(tag=record.tags[i], score=float(record.scores[i])) for i in order],
+            embedding=record.embedding.tolist(),
+            taggram_url=taggram_url,
+        )
+
+
+class Taggram(BaseModel):
+    """Tags over time: one row of scores per window."""
+
+    id: str
+    model: ModelRef
+    tags: list[str]
+    times: list[float] = Field(description="Start second of each window.")
+    chunk_seconds: float
+    hop_seconds: float
+    scores: list[list[float]] = Field(description="n_chunks × n_tags sigmoid scores.")
+
+    @classmethod
+    def from_record(cls, record: TagRecord) -> Taggram:
+        return cls(
+            id=record.id,
+            model=ModelRef(name=record.model_name, version=record.model_version),
+            tags=record.tags,
+            times=record.times.tolist(),
+            chunk_seconds=record.chunk_seconds,
+            hop_seconds=record.hop_seconds,
+            scores=record.taggram.tolist(),
+        )
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: int
+    default: bool
+    device: str | None = Field(description="Where the model runs (`/GPU:0`, `/CPU:0`); null while loading.")
+    tags: list[str]
+    embedding_size: int
+    sample_rate: int
+    chunk_seconds: float
+    frontend: dict[str, Any] = Field(description="The mel front end inside the graph, as exported.")
+    card: ModelCard
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "loading", "failed"]
+    models: dict[str, int] = Field(description="Served model names and versions.")
+    detail: str | None = None

@@ -1,0 +1,69 @@
+"""Service configuration, read from `TAGGER_*` environment variables (or a `.env` file).
+
+`get_settings()` is cached and is the only place `Settings()` is built, so nothing reads the
+environment at import time and tests can set the environment before the app starts.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (the affinity mask, not the machine's total)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class Settings(BaseSettings):
+    """Every knob of the tagging service; the field name in upper case with `TAGGER_` is its variable."""
+
+    model_config = SettingsConfigDict(env_prefix="TAGGER_", env_file=".env", extra="ignore")
+
+    models_dir: Path = Path("saved_models")
+    default_model: str = "MSD_musicnn"
+    db: Path = Path("tagger.db")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65_535)
+    api_key: SecretStr | None = None
+
+    max_upload_mb: float = Field(100.0, gt=0)
+    max_duration_s: float = Field(900.0, gt=0)
+    min_duration_s: float = Field(0.5, ge=0)
+    upload_dir: Path | None = None
+
+    max_batch_size: int = Field(32, ge=1, le=1024)
+    max_wait_ms: float = Field(10.0, ge=0)
+    batching: bool = True
+    max_queued_chunks: int = Field(4096, ge=1)
+
+    decode_workers: int = Field(default_factory=available_cpus, ge=1)
+    tf_intra_op_threads: int = Field(default_factory=available_cpus, ge=1)
+    tf_inter_op_threads: int = Field(2, ge=1)
+
+    log_level: str = "info"
+
+    @field_validator("max_batch_size")
+    @classmethod
+    def _power_of_two(cls, value: int) -> int:
+        if value & (value - 1):
+            raise ValueError(f"must be a power of 2. Received: {value}")
+        return value
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def effective_batch_size(self) -> int:
+        """1 when batching is switched off, so every chunk is its own model call."""
+        return self.max_batch_size if self.batching else 1
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
