@@ -1,0 +1,55 @@
+"""Window rules: full windows, the half-window rule for the tail, padding a short song once, the hop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from service.chunking import InvalidHopError, chunk_starts, cut_chunks, hop_samples
+
+CHUNK = 100
+
+
+@pytest.mark.parametrize(
+    ("num_samples", "hop", "expected_starts"),
+    [
+        (1, CHUNK, [0]),  # shorter than a window: padded once
+        (49, CHUNK, [0]),  # even when less than half a window
+        (CHUNK, CHUNK, [0]),
+        (249, CHUNK, [0, 100]),  # tail of 49 < half a window: dropped
+        (250, CHUNK, [0, 100, 200]),  # tail of exactly half: kept
+        (300, CHUNK, [0, 100, 200]),
+        (250, 50, [0, 50, 100, 150, 200]),  # overlap: every full window, tail of 50 kept
+        (240, 50, [0, 50, 100, 150]),  # the window at 150 holds 90 ≥ 50 samples: kept
+    ],
+)
+def test_window_starts(num_samples: int, hop: int, expected_starts: list[int]) -> None:
+    starts = chunk_starts(num_samples, chunk_samples=CHUNK, hop=hop)
+    assert starts.tolist() == expected_starts
+
+
+def test_windows_hold_the_audio_and_zero_padding() -> None:
+    waveform = np.arange(1, 261, dtype=np.float32)  # 2.6 windows, no zero sample
+    chunks, starts = cut_chunks(waveform, chunk_samples=CHUNK, hop=CHUNK)
+    assert chunks.shape == (3, CHUNK) and chunks.dtype == np.float32
+    assert starts.tolist() == [0, 100, 200]
+    np.testing.assert_array_equal(chunks[1], waveform[100:200])
+    np.testing.assert_array_equal(chunks[2, :60], waveform[200:])
+    assert not chunks[2, 60:].any()
+
+
+def test_short_song_is_one_padded_window() -> None:
+    chunks, starts = cut_chunks(np.ones(30, np.float32), chunk_samples=CHUNK, hop=CHUNK)
+    assert starts.tolist() == [0]
+    assert chunks[0, :30].all() and not chunks[0, 30:].any()
+
+
+def test_hop_in_seconds_becomes_samples_and_defaults_to_one_window() -> None:
+    assert hop_samples(None, chunk_samples=16_000, sample_rate=16_000) == 16_000
+    assert hop_samples(0.5, chunk_samples=16_000, sample_rate=16_000) == 8_000
+
+
+@pytest.mark.parametrize("hop_seconds", [1.5, 0.05])
+def test_hop_longer_than_a_window_or_tiny_is_refused(hop_seconds: float) -> None:
+    with pytest.raises(InvalidHopError, match="hop must be between 0.125 and 1 s"):
+        hop_samples(hop_seconds, chunk_samples=16_000, sample_rate=16_000)
