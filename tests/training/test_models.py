@@ -61,7 +61,9 @@ def test_output_contract(tiny: tuple[str, keras.Model, np.ndarray]) -> None:
     preset, model, waveform = tiny
     outputs = model(waveform, training=False)
     config = PRESETS[preset].config
-    embedding_size = config.attention_width if isinstance(config, TransformerConfig) else 4 * config.base_channels
+    embedding_size = (
+        config.attention_width if isinstance(config, TransformerConfig) else 4 * config.base_channels
+    )
 
     assert model.name == preset
     assert set(outputs) == {"scores", "embedding"}
@@ -75,7 +77,9 @@ def test_output_contract(tiny: tuple[str, keras.Model, np.ndarray]) -> None:
 def test_examples_in_a_batch_are_independent(tiny: tuple[str, keras.Model, np.ndarray]) -> None:
     _, model, waveform = tiny
     batched = model(waveform, training=False)["scores"].numpy()
-    one_by_one = np.concatenate([model(waveform[i : i + 1], training=False)["scores"].numpy() for i in range(3)])
+    one_by_one = np.concatenate(
+        [model(waveform[i : i + 1], training=False)["scores"].numpy() for i in range(3)]
+    )
     np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
     assert np.abs(batched[0] - batched[1]).max() > 0  # different inputs, different scores
 
@@ -88,7 +92,11 @@ def test_every_weight_is_trained(tiny: tuple[str, keras.Model, np.ndarray]) -> N
         scores = model(waveform, training=True)["scores"]
         loss = keras.losses.binary_crossentropy(labels, scores)
     gradients = tape.gradient(loss, model.trainable_weights)
-    untrained = [w.path for w, g in zip(model.trainable_weights, gradients) if g is None or not np.any(g.numpy())]
+    untrained = [
+        w.path
+        for w, g in zip(model.trainable_weights, gradients, strict=True)
+        if g is None or not np.any(g.numpy())
+    ]
     assert untrained == []
 
 
@@ -102,18 +110,26 @@ def test_keras_file_round_trip(tiny: tuple[str, keras.Model, np.ndarray], tmp_pa
 
 def test_build_model_applies_sizes() -> None:
     frontend = PRESETS["transformer_tiny"].frontend
-    model = build_model("transformer", frontend, 7, conv_channels=4, attention_width=16, num_layers=1, num_heads=2)
+    model = build_model(
+        "transformer", frontend, 7, conv_channels=4, attention_width=16, num_layers=1, num_heads=2
+    )
     assert model.name == "transformer"
     assert model.output["scores"].shape == (None, 7)
     assert model.output["embedding"].shape == (None, 16)
-    assert [layer.name for layer in model.layers if layer.name.endswith("_attention")] == ["encoder1_attention"]
+    assert [layer.name for layer in model.layers if layer.name.endswith("_attention")] == [
+        "encoder1_attention"
+    ]
 
 
 def test_too_many_tokens_is_refused() -> None:
     frontend = dataclasses.replace(FrontendConfig(), chunk_samples=22_050)  # 44 frames -> 11 tokens
-    build_model("transformer", frontend, NUM_TAGS, conv_channels=4, attention_width=8, num_heads=2, max_tokens=11)
+    build_model(
+        "transformer", frontend, NUM_TAGS, conv_channels=4, attention_width=8, num_heads=2, max_tokens=11
+    )
     with pytest.raises(ValueError, match=r"11 tokens .* max_tokens=10"):
-        build_model("transformer", frontend, NUM_TAGS, conv_channels=4, attention_width=8, num_heads=2, max_tokens=10)
+        build_model(
+            "transformer", frontend, NUM_TAGS, conv_channels=4, attention_width=8, num_heads=2, max_tokens=10
+        )
 
 
 def test_position_table_refuses_a_longer_sequence() -> None:
@@ -128,7 +144,10 @@ def test_position_table_refuses_a_longer_sequence() -> None:
     [
         (lambda: build_preset("vgg", NUM_TAGS), r"known ones are \['resnet', 'resnet_student'.*preset='vgg'"),
         (lambda: build_model("vgg", FrontendConfig(), NUM_TAGS), r"\['resnet', 'transformer'\].*'vgg'"),
-        (lambda: build_model("resnet", SHORT_CHUNK_FRONTEND, NUM_TAGS, width=3), r"base_channels.*\['width'\]"),
+        (
+            lambda: build_model("resnet", SHORT_CHUNK_FRONTEND, NUM_TAGS, width=3),
+            r"base_channels.*\['width'\]",
+        ),
         (lambda: TransformerConfig(attention_width=100, num_heads=8), "divisible by `num_heads`"),
         (lambda: TransformerConfig(dropout=1.0), "dropout"),
         (lambda: ClassTokenPositionEmbedding(max_tokens=0), "max_tokens=0"),
