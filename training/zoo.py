@@ -33,14 +33,14 @@ from training.frontend import FrontendConfig
 from training.resnet import SHORT_CHUNK_FRONTEND, ResNetConfig, build_resnet
 from training.transformer import TransformerConfig, build_transformer
 
-ModelConfig = TransformerConfig | ResNetConfig
+ArchitectureConfig = TransformerConfig | ResNetConfig
 
 
 @dataclass(frozen=True)
 class Architecture:
     """A builder and the config dataclass whose fields are its sizes."""
 
-    config_type: type[ModelConfig]
+    config_type: type[ArchitectureConfig]
     build: Callable[..., keras.Model]
 
 
@@ -50,7 +50,7 @@ class Preset:
 
     architecture: str
     frontend: FrontendConfig
-    config: ModelConfig
+    config: ArchitectureConfig
 
 
 ARCHITECTURES: dict[str, Architecture] = {
