@@ -12,6 +12,12 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "import-musicnn": ("training.import_musicnn", "port the musicnn checkpoints to SavedModels"),
+    "synth": ("training.commands.synth", "render a synthetic labelled music dataset with fluidsynth"),
+    "split": ("training.commands.split", "split a labelled manifest by artist into train/valid/test"),
+    "train": ("training.commands.train", "train a tagger on labelled audio (supervised)"),
+    "noisy-student": ("training.commands.noisy_student", "train a student on a teacher's pseudo-labels"),
+    "evaluate": ("training.commands.evaluate", "ROC-AUC and PR-AUC of an exported model on a manifest"),
+    "experiment": ("training.commands.experiment", "the whole noisy-student experiment on synthetic music"),
 }
 
 

@@ -1,0 +1,103 @@
+"""Macro ROC-AUC and PR-AUC (average precision) at chunk level and song level, with a per-tag table.
+
+Song level scores a track by the mean of its chunk sigmoids over evenly spaced chunks; chunk level
+scores every chunk against its track's tags. A tag with no positives (or no negatives) in the
+evaluation set has no ROC-AUC: it is listed under `excluded_tags` with the reason and left out of
+the macro averages, never counted as 0 or 0.5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sklearn.metrics import average_precision_score, roc_auc_score
+from tqdm import tqdm
+
+from service.model_format import SCORES_OUTPUT, SIGNATURE
+from training import pipeline
+from training.dataset import Track, multi_hot
+from training.frontend import FrontendConfig
+
+Predictor = Callable[[tf.Tensor], np.ndarray]
+
+
+def keras_predictor(model: keras.Model) -> Predictor:
+    """Scores of a Keras tagger in inference mode."""
+    predict = tf.function(lambda batch: model(batch, training=False)[SCORES_OUTPUT])
+    return lambda batch: predict(batch).numpy()
+
+
+def saved_model_predictor(loaded: Any) -> Predictor:
+    """Scores of an exported model loaded with `tf.saved_model.load`, through its serving signature."""
+    return lambda batch: getattr(loaded, SIGNATURE)(batch)[SCORES_OUTPUT].numpy()
+
+
+def evaluate(
+    predict: Predictor,
+    tracks: list[Track],
+    vocabulary: list[str],
+    frontend: FrontendConfig,
+    *,
+    num_chunks: int,
+    batch_size: int = 32,
+) -> dict[str, Any]:
+    """Chunk- and song-level metrics of `predict` on `tracks`, decoded for the model's `frontend`."""
+    targets = multi_hot(tracks, vocabulary)
+    dataset = pipeline.evaluation_dataset(tracks, targets, frontend, num_chunks=num_chunks, batch_size=batch_size)
+    chunk_scores, chunk_targets, track_index = [], [], []
+    for chunks, chunk_target, index in tqdm(dataset, desc="evaluating", unit="batch", leave=False):
+        chunk_scores.append(predict(chunks))
+        chunk_targets.append(chunk_target.numpy())
+        track_index.append(index.numpy())
+    scores, index = np.concatenate(chunk_scores), np.concatenate(track_index)
+    song_scores = np.zeros((len(tracks), len(vocabulary)))
+    np.add.at(song_scores, index, scores)
+    song_scores /= np.bincount(index, minlength=len(tracks))[:, np.newaxis]
+    return {
+        "num_tracks": len(tracks),
+        "chunks_per_track": num_chunks,
+        "chunk": tag_metrics(np.concatenate(chunk_targets), scores, vocabulary),
+        "song": tag_metrics(targets, song_scores, vocabulary),
+    }
+
+
+def tag_metrics(targets: np.ndarray, scores: np.ndarray, vocabulary: list[str]) -> dict[str, Any]:
+    """Macro ROC-AUC and PR-AUC over the tags that have both positives and negatives, and each tag's scores."""
+    per_tag: dict[str, dict[str, float | int]] = {}
+    excluded: dict[str, str] = {}
+    for column, tag in enumerate(vocabulary):
+        positives = int(targets[:, column].sum())
+        if positives == 0 or positives == len(targets):
+            excluded[tag] = f"{'no' if positives == 0 else 'only'} positives in the evaluation set"
+            continue
+        per_tag[tag] = {
+            "roc_auc": float(roc_auc_score(targets[:, column], scores[:, column])),
+            "pr_auc": float(average_precision_score(targets[:, column], scores[:, column])),
+            "positives": positives,
+        }
+    if not per_tag:
+        raise ValueError(f"No tag has both positives and negatives in the evaluation set: {excluded}.")
+    return {
+        "roc_auc": float(np.mean([entry["roc_auc"] for entry in per_tag.values()])),
+        "pr_auc": float(np.mean([entry["pr_auc"] for entry in per_tag.values()])),
+        "num_tags_scored": len(per_tag),
+        "excluded_tags": excluded,
+        "per_tag": per_tag,
+    }
+
+
+def format_table(evaluation: dict[str, Any]) -> str:
+    """The per-tag song-level table, as Markdown, with the macro averages and exclusions below it."""
+    song = evaluation["song"]
+    rows = ["| tag | positives | ROC-AUC | PR-AUC |", "|---|---:|---:|---:|"]
+    rows += [
+        f"| {tag} | {entry['positives']} | {entry['roc_auc']:.4f} | {entry['pr_auc']:.4f} |"
+        for tag, entry in song["per_tag"].items()
+    ]
+    rows.append(f"| **macro ({song['num_tags_scored']} tags)** | | {song['roc_auc']:.4f} | {song['pr_auc']:.4f} |")
+    rows += [f"\nexcluded: {tag} ({reason})" for tag, reason in song["excluded_tags"].items()]
+    return "\n".join(rows)
