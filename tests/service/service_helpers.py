@@ -16,6 +16,24 @@ MAX_UPLOAD_MB = 1.0
 MAX_BATCH_SIZE = 16
 
 
+def server_settings(models_dir: Path, db: Path, **overrides: str) -> dict[str, str]:
+    return {
+        "TAGGER_MODELS_DIR": str(models_dir),
+        "TAGGER_DEFAULT_MODEL": DEFAULT_MODEL,
+        "TAGGER_DB": str(db),
+        "TAGGER_API_KEY": API_KEY,
+        "TAGGER_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB),
+        "TAGGER_MAX_DURATION_S": str(MAX_DURATION_S),
+        "TAGGER_MIN_DURATION_S": str(MIN_DURATION_S),
+        "TAGGER_MAX_BATCH_SIZE": str(MAX_BATCH_SIZE),
+        # Long enough that concurrent test requests reliably meet in one batch.
+        "TAGGER_MAX_WAIT_MS": "150",
+        "TAGGER_TF_INTRA_OP_THREADS": "1",
+        "TAGGER_DECODE_WORKERS": "2",
+        **overrides,
+    }
+
+
 def upload(http: httpx.Client, path: Path, **params: object) -> httpx.Response:
     with path.open("rb") as file:
         return http.post("/tag", params=params, files={"file": (path.name, file)})
