@@ -204,5 +204,11 @@ class TaggingService:
             min_seconds=self.settings.min_duration_s,
             max_seconds=self.settings.max_duration_s,
         )
+        duration = waveform.size / plan.model.sample_rate
+        if not plan.model.frontend["center"]:
+            # A front end that does not centre each window expects the song centred once, as librosa
+            # does (see training/musicnn.py): frame j of window k is then centred on sample
+            # k·hop + j·hop_length, as with a centring front end.
+            waveform = np.pad(waveform, (plan.model.frontend["n_fft"] // 2, 0))
         chunks, starts = cut_chunks(waveform, chunk_samples=plan.model.chunk_samples, hop=plan.hop)
-        return waveform.size / plan.model.sample_rate, chunks, starts
+        return duration, chunks, starts

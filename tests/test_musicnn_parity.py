@@ -1,10 +1,11 @@
 """The ported musicnn models tag like musicnn itself, on real recordings and on synthetic music.
 
 musicnn's own extractor runs in a subprocess (tests/musicnn_oracle.py); our models are the
-SavedModels `python -m training import-musicnn` exports, loaded with TensorFlow alone and fed the
-way the service feeds them: `load_audio` at 16 kHz, the song padded with n_fft/2 leading zeros
-(the song-level centring of training/musicnn.py), chunks of `chunk_samples` every 47,872 samples
-(hop 2.992 s), the last one zero-padded.
+SavedModels `python -m training import-musicnn` exports. They are checked twice: loaded with
+TensorFlow alone and fed the way the service feeds them (`load_audio` at 16 kHz, the song padded
+with n_fft/2 leading zeros as training/musicnn.py explains, chunks of `chunk_samples` every
+47,872 samples, the last one zero-padded), and through the real service: `python -m service` under
+uvicorn, POST /tag with hop=2.992, then GET /taggram/{id}.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -22,7 +24,11 @@ from musicnn_oracle import oracle_key, run_oracle
 
 from service.audio import load_audio
 from service.model_format import ModelMetadata, read_metadata
-from training.musicnn import MUSICNN_HOP_SAMPLES
+from training.musicnn import MUSICNN_FRONTEND, MUSICNN_HOP_SAMPLES
+
+# The service tests' real-server helper lives beside them; tests/service is not a package.
+sys.path.insert(0, str(Path(__file__).parent / "service"))
+from server_process import ServerProcess  # noqa: E402
 
 MODELS = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
 # The issue's acceptance bounds on tag activations, and a bound on the first chunk's embedding.
@@ -30,6 +36,7 @@ MEAN_TOLERANCE = 0.005
 MAX_TOLERANCE = 0.02
 EMBEDDING_TOLERANCE = 1e-3
 TOP_TAGS = 5
+HOP_SECONDS = MUSICNN_HOP_SAMPLES / MUSICNN_FRONTEND.sample_rate  # 2.992
 
 # A drum machine with bass and a lead line: kick on the beat, hi-hat noise on eighths.
 DRUM_MACHINE = (
@@ -132,3 +139,32 @@ def test_port_gives_musicnn_taggram_and_embedding(
         np.testing.assert_allclose(
             ours[index]["embedding"][0], oracle[oracle_key(model, index, "embedding")], atol=EMBEDDING_TOLERANCE
         )
+
+
+def test_http_api_serves_musicnn_taggrams(
+    songs: list[Path], references: tuple[Path, dict[str, np.ndarray]], tmp_path: Path
+) -> None:
+    exported, oracle = references
+    settings = {"TAGGER_MODELS_DIR": str(exported), "TAGGER_DB": str(tmp_path / "tagger.db")}
+    server = ServerProcess(settings, tmp_path / "server.log").start()
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=120) as client:
+            for index, song in enumerate(songs):
+                with song.open("rb") as file:
+                    response = client.post(
+                        "/tag", params={"model": "MSD_musicnn", "hop": HOP_SECONDS}, files={"file": (song.name, file)}
+                    )
+                assert response.status_code == 200, response.text
+                taggram = client.get(response.json()["taggram_url"]).raise_for_status().json()
+
+                expected = oracle[oracle_key("MSD_musicnn", index, "taggram")]
+                # The service may add one zero-padded window at the end, which musicnn drops.
+                assert len(expected) <= len(taggram["scores"]) <= len(expected) + 1
+                ours = np.array(taggram["scores"])[: len(expected)]
+                np.testing.assert_allclose(taggram["times"][: len(expected)], np.arange(len(expected)) * HOP_SECONDS)
+                difference = np.abs(ours - expected)
+                measured = f"HTTP MSD_musicnn on {song.name}: mean {difference.mean():.2e}, max {difference.max():.2e}"
+                assert difference.mean() <= MEAN_TOLERANCE and difference.max() <= MAX_TOLERANCE, measured
+                assert top_tags(ours) == top_tags(expected), measured
+    finally:
+        server.stop()
