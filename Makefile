@@ -5,12 +5,12 @@ PY := $(VENV)/bin/python
 SYSTEM_PACKAGES := ffmpeg sox libsox-fmt-all fluidsynth timgm6mb-soundfont
 DEFAULT_MODEL := saved_models/MSD_musicnn/1/saved_model.pb
 
-.PHONY: serve test system-deps models bench clean
+.PHONY: serve test system-deps debian-music models bench clean
 
 serve: $(VENV)/.installed $(DEFAULT_MODEL)
 	$(PY) -m service
 
-test: $(VENV)/.installed system-deps $(DEFAULT_MODEL)
+test: $(VENV)/.installed system-deps debian-music $(DEFAULT_MODEL)
 	$(PY) -m pytest
 
 # Debian packages the tests and the synthetic-data generator use; installed only when one is missing.
@@ -21,6 +21,10 @@ system-deps:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# Real recordings for the musicnn parity tests: a small GPL soundtrack package, unpacked into .cache (not installed).
+debian-music:
+	$(PYTHON) tests/debian_music.py >/dev/null
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
