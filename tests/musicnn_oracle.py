@@ -58,7 +58,9 @@ def main() -> None:
         for index, path in enumerate(args.files):
             taggram, _, features = extractor(str(path), model=model, input_length=3, extract_features=True)
             arrays[oracle_key(model, index, "taggram")] = np.asarray(taggram, np.float32)
-            arrays[oracle_key(model, index, "embedding")] = _first_patch_embedding(features, model, len(taggram))
+            arrays[oracle_key(model, index, "embedding")] = _first_patch_embedding(
+                features, model, len(taggram)
+            )
     np.savez(args.output, **arrays)
 
 

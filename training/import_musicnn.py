@@ -1,4 +1,4 @@
-"""`python -m training import-musicnn`: port the checkpoints inside the installed `musicnn` wheel to SavedModels.
+"""`python -m training import-musicnn`: port the checkpoints in the installed `musicnn` wheel to SavedModels.
 
 For each released model (MTT_musicnn, MSD_musicnn, MTT_vgg, MSD_vgg) it builds our Keras 3 +
 Kapre network (training/musicnn.py), loads the TF1 checkpoint into it
@@ -56,13 +56,21 @@ DATASETS = {
     "MTT": Dataset("MTT_LABELS", "MagnaTagATune (MTAT): 29 s clips, the 50 most frequent tags"),
     "MSD": Dataset("MSD_LABELS", "Million Song Dataset: 30 s previews, the 50 most frequent Last.fm tags"),
 }
-MODEL_NAMES = tuple(f"{dataset}_{architecture}" for dataset in DATASETS for architecture in ARCHITECTURE_NAMES)
+MODEL_NAMES = tuple(
+    f"{dataset}_{architecture}" for dataset in DATASETS for architecture in ARCHITECTURE_NAMES
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, default=Path("saved_models"), help="models directory")
-    parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES), metavar="NAME",
-                        help=f"which checkpoints to port (default: all of {', '.join(MODEL_NAMES)})")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=MODEL_NAMES,
+        default=list(MODEL_NAMES),
+        metavar="NAME",
+        help=f"which checkpoints to port (default: all of {', '.join(MODEL_NAMES)})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,7 +114,8 @@ def musicnn_package_dir() -> Path:
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(
-            f"The {PACKAGE} package is not installed; `pip install --no-deps {PACKAGE}==0.1.0` (see the Makefile)."
+            f"The {PACKAGE} package is not installed; install it with "
+            f"`pip install --no-deps {PACKAGE}==0.1.0` (see the Makefile)."
         )
     return Path(next(iter(spec.submodule_search_locations)))
 
@@ -129,7 +138,8 @@ def model_card(name: str, package_dir: Path) -> ModelCard:
         architecture=ARCHITECTURE_CARDS[architecture],
         training_data=DATASETS[dataset].description,
         source=(
-            f"{PACKAGE} {metadata['Version']} by {AUTHORS}, {metadata['Home-page']}: the {name} TF1 checkpoint "
+            f"{PACKAGE} {metadata['Version']} by {AUTHORS}, {metadata['Home-page']}: "
+            f"the {name} TF1 checkpoint "
             "ported to Keras 3 + Kapre by `python -m training import-musicnn`"
         ),
         license=metadata["License"],

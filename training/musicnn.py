@@ -6,22 +6,24 @@ the `musicnn` wheel, so the layer structure here follows musicnn 0.1.0's `models
 the mid-end's "conv2d over (time, features, 1) with a full-width kernel, then transpose" is the
 Conv1D it is equivalent to, and the input is the waveform, not a precomputed spectrogram.
 
-Input, and why a chunk is 48,128 samples without centring. musicnn computes one log-mel
-spectrogram over the whole file (librosa: `center=True`, so n_fft/2 = 256 zeros before the first
-sample; hop 256) and cuts it into non-overlapping 187-frame patches: frame j of patch k is centred
-on sample 256·(187k + j) and reads samples 256·(187k + j) - 256 ... + 255. The service instead cuts
-the waveform into chunks and runs the model on each. Centring each chunk on its own (Kapre with
-centre zero padding: 186·256 = 47,616 samples give 187 frames, chunks every 187·256 = 47,872
-samples) aligns every frame but puts zeros where musicnn's first and last frames of a patch read the
-neighbouring patch's audio. Measured on three 30 s excerpts of real music (`hop` 2.992 s): tag
-activations off by up to 0.025 (47,616 samples), still 0.025 with the right edge fixed (47,871, the
-longest chunk with 187 centred frames), and only the first patch exact. So the front end does not
-centre its chunks: a chunk is 186·256 + 512 = 48,128 samples = exactly the samples the 187 frames
-of a patch read, and the song is centred once, like librosa does, by the service padding n_fft/2
-zeros before it (for every model whose front end does not centre). With chunks every 47,872 samples
-(`hop` = 2.992 s, ≤ the 3.008 s chunk) chunk k is then patch k sample for sample, and
-tests/test_musicnn_parity.py measures activations within 1e-4 of musicnn's. musicnn also rounds the mel spectrogram to
-float16 before the log; keeping float32 moves activations by under 1e-4, so we do not reproduce it.
+Input: why a chunk is 48,128 samples and is not centred. musicnn computes one log-mel spectrogram
+over the whole file (librosa, `center=True`: 256 zeros before the first sample; hop 256) and cuts
+it into non-overlapping 187-frame patches, so frame j of patch k reads samples
+256·(187k + j) - 256 ... + 255. The service runs the model on chunks of the waveform instead.
+
+Centring every chunk on its own (186·256 = 47,616 samples give 187 frames; chunks every
+187·256 = 47,872 samples) puts each frame on musicnn's centre, but the first and last frame of
+every chunk see zeros where musicnn sees the neighbouring audio. On three 30 s excerpts of real
+music that moved tag activations by up to 0.025 (also 0.025 with 47,871 samples, the longest chunk
+that still gives 187 centred frames); only the first chunk was exact.
+
+So the front end does not centre: a chunk is 186·256 + 512 = 48,128 samples, exactly the samples
+one patch's frames read, and the service centres the whole song once as librosa does, with n_fft/2
+zeros in front (service/tagging.py, for every model whose front end does not centre). Chunks every
+47,872 samples (`hop` = 2.992 s, shorter than the 3.008 s chunk) are then musicnn's patches sample
+for sample: tests/test_musicnn_parity.py measures activations within 2e-4 of musicnn's (mean
+difference under 2e-5), over HTTP too. That residue includes musicnn's rounding of the mel
+spectrogram to float16 before the log, which we do not reproduce: it moves activations by < 1e-4.
 
 Outputs: `scores` are the 50 sigmoid tag activations; `embedding` is musicnn's 'penultimate'
 feature (the 200-unit dense layer after its BatchNorm) for the musicnn models, and the flattened
@@ -145,11 +147,14 @@ def midend(frontend_features: keras.KerasTensor, config: MusicnnConfig) -> keras
 
 
 def temporal_pooling(x: keras.KerasTensor) -> keras.KerasTensor:
-    """Max and mean over time, flattened feature by feature (max_0, mean_0, max_1, ...) as musicnn orders them."""
+    """Max and mean over time, flattened feature by feature (max_0, mean_0, max_1, ...) as in musicnn."""
     _, _, channels = x.shape
     statistics = [
         keras.layers.Reshape((channels, 1), name=f"{kind}_pool_column")(pool(name=f"{kind}_pool")(x))
-        for kind, pool in (("max", keras.layers.GlobalMaxPooling1D), ("mean", keras.layers.GlobalAveragePooling1D))
+        for kind, pool in (
+            ("max", keras.layers.GlobalMaxPooling1D),
+            ("mean", keras.layers.GlobalAveragePooling1D),
+        )
     ]
     x = keras.layers.Concatenate(name="pool_statistics")(statistics)
     return keras.layers.Flatten(name="pooled")(x)
@@ -161,12 +166,16 @@ def tagging_head(x: keras.KerasTensor, num_tags: int, dropout: float, name: str)
 
 
 def build_musicnn(
-    config: MusicnnConfig = MusicnnConfig(), frontend: FrontendConfig = MUSICNN_FRONTEND, name: str = "musicnn"
+    config: MusicnnConfig = MusicnnConfig(),
+    frontend: FrontendConfig = MUSICNN_FRONTEND,
+    name: str = "musicnn",
 ) -> keras.Model:
     """(batch, chunk_samples) waveform -> {scores (batch, num_tags), embedding (batch, backend_units)}."""
     waveform, x = normalised_spectrogram(frontend)
     timbral = [
-        timbral_block(x, config.timbral_filters, config.timbral_frames, int(fraction * frontend.n_mels), f"timbral_{i}")
+        timbral_block(
+            x, config.timbral_filters, config.timbral_frames, int(fraction * frontend.n_mels), f"timbral_{i}"
+        )
         for i, fraction in enumerate(config.timbral_mel_fractions, start=1)
     ]
     temporal = [
@@ -194,7 +203,7 @@ def vgg_block(
 def build_vgg(
     config: VggConfig = VggConfig(), frontend: FrontendConfig = MUSICNN_FRONTEND, name: str = "vgg"
 ) -> keras.Model:
-    """(batch, chunk_samples) waveform -> {scores (batch, num_tags), embedding (batch, flattened last pool)}."""
+    """(batch, chunk_samples) waveform -> {scores (batch, num_tags), embedding (batch, last pool, flat)}."""
     waveform, x = normalised_spectrogram(frontend)
     for index, (pool, strides) in enumerate(config.pools, start=1):
         if index > 1:

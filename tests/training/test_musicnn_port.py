@@ -1,4 +1,4 @@
-"""The musicnn port piece by piece: checkpoint tensors land where musicnn used them, the command is idempotent.
+"""The musicnn port piece by piece: checkpoint tensors land where musicnn used them; the import is idempotent.
 
 Whole-network parity against musicnn's own tagger is tests/test_musicnn_parity.py.
 """
@@ -63,8 +63,10 @@ def test_first_timbral_kernel_is_the_checkpoint_tensor(msd_musicnn: keras.Model,
     np.testing.assert_array_equal(kernel, msd_weights["conv2d/kernel"])
 
 
-def test_midend_conv1d_computes_musicnn_full_width_conv2d(msd_musicnn: keras.Model, msd_weights: dict) -> None:
-    """musicnn: pad 3 frames, conv2d with a (7, 561) kernel over (time, features, 1), ReLU, take the only column."""
+def test_midend_conv1d_computes_musicnn_full_width_conv2d(
+    msd_musicnn: keras.Model, msd_weights: dict
+) -> None:
+    """musicnn pads 3 frames, applies a (7, 561) conv2d over (time, features, 1), ReLU: one output column."""
     features = np.random.default_rng(0).normal(size=(2, 187, 561)).astype(np.float32)
     ours = msd_musicnn.get_layer("midend_1_conv")(features).numpy()
 
@@ -76,8 +78,10 @@ def test_midend_conv1d_computes_musicnn_full_width_conv2d(msd_musicnn: keras.Mod
 
 
 def test_pooled_statistics_are_ordered_as_musicnn_flattens_them(msd_musicnn: keras.Model) -> None:
-    """musicnn flattens concat([max, mean], axis=2) of a (batch, features, 1) pair: max_0, mean_0, max_1, ..."""
-    pooling = keras.Model(msd_musicnn.get_layer("midend_features").output, msd_musicnn.get_layer("pooled").output)
+    """musicnn flattens concat([max, mean], axis=2) of two (batch, features, 1): max_0, mean_0, max_1, ..."""
+    pooling = keras.Model(
+        msd_musicnn.get_layer("midend_features").output, msd_musicnn.get_layer("pooled").output
+    )
     features = np.random.default_rng(1).normal(size=(2, 187, 753)).astype(np.float32)
     theirs = np.stack([features.max(axis=1), features.mean(axis=1)], axis=2).reshape(2, -1)
     np.testing.assert_allclose(pooling(features).numpy(), theirs, rtol=1e-5, atol=1e-6)
@@ -136,7 +140,9 @@ def test_command_exports_a_model_card_and_skips_what_exists(tmp_path: Path) -> N
     metadata = read_metadata(tmp_path / "MTT_vgg" / "1")
     assert metadata.tags == read_tags(musicnn_package_dir(), "MTT_LABELS")
     assert metadata.frontend == MUSICNN_FRONTEND.to_dict() and metadata.embedding_size == 256
-    assert metadata.card.license == "ISC" and "musicnn 0.1.0 by Jordi Pons, Xavier Serra" in metadata.card.source
+    assert (
+        metadata.card.license == "ISC" and "musicnn 0.1.0 by Jordi Pons, Xavier Serra" in metadata.card.source
+    )
     assert "MagnaTagATune" in metadata.card.training_data
     assert 0.5 < metadata.card.metrics["reported_roc_auc"] < 1 and metadata.card.parameters > 0
 
