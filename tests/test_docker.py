@@ -338,6 +338,7 @@ def test_gpu_stage_adds_cuda_tensorflow_with_the_locked_version(dockerfile):
     for library in ("cudnn", "cublas", "cuda_runtime", "cusolver", "nvjitlink"):
         assert f"{site}{library}/lib" in library_dirs
     assert "compute" in env["NVIDIA_DRIVER_CAPABILITIES"].split(",")
+    assert "NVIDIA_VISIBLE_DEVICES" not in env, "the GPU reservation, not the image, chooses the GPUs"
 
 
 def test_runtime_runs_as_non_root_and_listens_on_all_interfaces(dockerfile, runtime):
@@ -352,9 +353,13 @@ def test_runtime_runs_as_non_root_and_listens_on_all_interfaces(dockerfile, runt
     assert env["TAGGER_HOST"] == "0.0.0.0"
     exposed = {int(p.split("/")[0]) for i in runtime.all("EXPOSE") for p in i.args.split()}
     assert int(env["TAGGER_PORT"]) in exposed
+    setup = " ".join(i.args for i in runtime.all("RUN"))
+    # Keras, numba and matplotlib write under $HOME: it must be the runtime user's own home.
+    assert re.search(
+        rf"useradd [^&]*--uid {uid} [^&]*--create-home --home-dir {re.escape(env['HOME'])} ", setup
+    ), f"HOME={env.get('HOME')} is not created for uid {uid}"
     # The results database must be on a directory the runtime user owns (the volume's mount point).
     db_dir = str(Path(env["TAGGER_DB"]).parent)
-    setup = " ".join(i.args for i in runtime.all("RUN"))
     assert re.search(rf"chown \S+ {re.escape(db_dir)}\b", setup), f"{db_dir} is not given to the runtime user"
 
 
