@@ -50,44 +50,19 @@ DRUM_MACHINE = (
 )
 
 
-def excerpt(source: Path, target: Path, *, start: float, seconds: float) -> Path:
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-ss",
-            str(start),
-            "-t",
-            str(seconds),
-            "-i",
-            str(source),
-            str(target),
-        ],
-        check=True,
-    )
+def ffmpeg(*arguments: str, target: Path) -> Path:
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *arguments, str(target)], check=True)
     return target
+
+
+def excerpt(source: Path, target: Path, *, start: float, seconds: float) -> Path:
+    return ffmpeg("-ss", str(start), "-t", str(seconds), "-i", str(source), target=target)
 
 
 def drum_machine(target: Path, *, seconds: float, sample_rate: int) -> Path:
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"aevalsrc='{DRUM_MACHINE}':s={sample_rate}:d={seconds}",
-            str(target),
-        ],
-        check=True,
+    return ffmpeg(
+        "-f", "lavfi", "-i", f"aevalsrc='{DRUM_MACHINE}':s={sample_rate}:d={seconds}", target=target
     )
-    return target
 
 
 @pytest.fixture(scope="module")
