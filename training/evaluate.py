@@ -9,6 +9,7 @@ the macro averages, never counted as 0 or 0.5.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -27,13 +28,40 @@ Predictor = Callable[[tf.Tensor], np.ndarray]
 
 def keras_predictor(model: keras.Model) -> Predictor:
     """Scores of a Keras tagger in inference mode."""
-    predict = tf.function(lambda batch: model(batch, training=False)[SCORES_OUTPUT])
+    predict = tf.function(
+        lambda batch: model(batch, training=False)[SCORES_OUTPUT],
+        input_signature=[tf.TensorSpec(model.input_shape, tf.float32)],
+    )
     return lambda batch: predict(batch).numpy()
 
 
 def saved_model_predictor(loaded: Any) -> Predictor:
     """Scores of an exported model loaded with `tf.saved_model.load`, through its serving signature."""
     return lambda batch: getattr(loaded, SIGNATURE)(batch)[SCORES_OUTPUT].numpy()
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Scores of every evenly spaced chunk, the track each belongs to, and each track's mean."""
+
+    chunk_scores: np.ndarray  # (num_tracks * num_chunks, num_tags)
+    track_index: np.ndarray  # (num_tracks * num_chunks,)
+    song_scores: np.ndarray  # (num_tracks, num_tags)
+
+
+def predict_tracks(
+    predict: Predictor, tracks: list[Track], frontend: FrontendConfig, *, num_chunks: int, batch_size: int = 32
+) -> Predictions:
+    """Chunk scores over `num_chunks` evenly spaced chunks per track, decoded for the model's `frontend`."""
+    no_targets = np.zeros((len(tracks), 0), np.float32)
+    dataset = pipeline.evaluation_dataset(tracks, no_targets, frontend, num_chunks=num_chunks, batch_size=batch_size)
+    batches = [(predict(chunks), index.numpy()) for chunks, _, index in tqdm(dataset, desc="evaluating", leave=False)]
+    chunk_scores = np.concatenate([scores for scores, _ in batches])
+    track_index = np.concatenate([index for _, index in batches])
+    song_scores = np.zeros((len(tracks), chunk_scores.shape[1]))
+    np.add.at(song_scores, track_index, chunk_scores)
+    song_scores /= np.bincount(track_index, minlength=len(tracks))[:, np.newaxis]
+    return Predictions(chunk_scores, track_index, song_scores)
 
 
 def evaluate(
@@ -47,21 +75,12 @@ def evaluate(
 ) -> dict[str, Any]:
     """Chunk- and song-level metrics of `predict` on `tracks`, decoded for the model's `frontend`."""
     targets = multi_hot(tracks, vocabulary)
-    dataset = pipeline.evaluation_dataset(tracks, targets, frontend, num_chunks=num_chunks, batch_size=batch_size)
-    chunk_scores, chunk_targets, track_index = [], [], []
-    for chunks, chunk_target, index in tqdm(dataset, desc="evaluating", unit="batch", leave=False):
-        chunk_scores.append(predict(chunks))
-        chunk_targets.append(chunk_target.numpy())
-        track_index.append(index.numpy())
-    scores, index = np.concatenate(chunk_scores), np.concatenate(track_index)
-    song_scores = np.zeros((len(tracks), len(vocabulary)))
-    np.add.at(song_scores, index, scores)
-    song_scores /= np.bincount(index, minlength=len(tracks))[:, np.newaxis]
+    predictions = predict_tracks(predict, tracks, frontend, num_chunks=num_chunks, batch_size=batch_size)
     return {
         "num_tracks": len(tracks),
         "chunks_per_track": num_chunks,
-        "chunk": tag_metrics(np.concatenate(chunk_targets), scores, vocabulary),
-        "song": tag_metrics(targets, song_scores, vocabulary),
+        "chunk": tag_metrics(targets[predictions.track_index], predictions.chunk_scores, vocabulary),
+        "song": tag_metrics(targets, predictions.song_scores, vocabulary),
     }
 
 
