@@ -13,6 +13,7 @@ from bench.report import write_section
 
 BENCHMARKS: dict[str, str] = {
     "decoders": "bench.decoders",
+    "serve_load": "bench.serve_load",
 }
 
 

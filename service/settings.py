@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     min_duration_s: float = Field(0.5, ge=0)
     upload_dir: Path | None = None
 
-    max_batch_size: int = Field(32, ge=1, le=1024)
+    # On 2 CPU cores musicnn costs least per window at batches of 4-16 and more again at 32
+    # (docs/benchmarks.md, "Service under load"); on a GPU a larger batch pays.
+    max_batch_size: int = Field(16, ge=1, le=1024)
     max_wait_ms: float = Field(10.0, ge=0)
     batching: bool = True
     max_queued_chunks: int = Field(4096, ge=1)
