@@ -128,7 +128,9 @@ class Batcher(Generic[Item, Result]):
         try:
             results = await asyncio.get_running_loop().run_in_executor(self._executor, self._handler, items)
             if len(results) != len(items):
-                raise RuntimeError(f"the batch handler returned {len(results)} results for {len(items)} items")
+                raise RuntimeError(
+                    f"the batch handler returned {len(results)} results for {len(items)} items"
+                )
         except asyncio.CancelledError:
             for entry in batch:
                 entry.future.cancel()

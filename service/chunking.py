@@ -44,11 +44,17 @@ def chunk_starts(num_samples: int, *, chunk_samples: int, hop: int) -> np.ndarra
     return full
 
 
-def cut_chunks(waveform: np.ndarray, *, chunk_samples: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
-    """(windows (n_chunks, chunk_samples) float32, start samples (n_chunks,)) for a mono waveform."""
+def cut_chunks(waveform: np.ndarray, *, chunk_samples: int, hop: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """(windows of `chunk_samples` float32 samples, start samples (n_chunks,)) for a mono waveform.
+
+    Full windows are views into `waveform`, so heavy overlap does not multiply memory; only a
+    window that needs zero padding is a copy.
+    """
     starts = chunk_starts(waveform.size, chunk_samples=chunk_samples, hop=hop)
-    chunks = np.zeros((starts.size, chunk_samples), dtype=np.float32)
-    for row, start in enumerate(starts):
+    chunks = []
+    for start in starts:
         piece = waveform[start : start + chunk_samples]
-        chunks[row, : piece.size] = piece
+        if piece.size < chunk_samples:
+            piece = np.pad(piece, (0, chunk_samples - piece.size))
+        chunks.append(piece)
     return chunks, starts

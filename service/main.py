@@ -33,9 +33,9 @@ def create_app() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        """Check the models and the store synchronously (bad config fails start-up), then load in the background.
+        """Check models and store now (bad configuration fails start-up), then load models in the background.
 
-        Loading runs after start-up so /healthz answers at once and /readyz reports progress.
+        Loading after start-up lets /healthz answer at once and /readyz report progress.
         """
         tagger = TaggingService(get_settings(), metrics_registry)
         loading = asyncio.create_task(tagger.load_models(), name="load-models")
@@ -46,7 +46,9 @@ def create_app() -> FastAPI:
             await asyncio.gather(loading, return_exceptions=True)
             await tagger.close()
 
-    app = FastAPI(title="music-tagger", version=version("music-tagger"), description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="music-tagger", version=version("music-tagger"), description=DESCRIPTION, lifespan=lifespan
+    )
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics_registry)
     add_error_handlers(app)
     for module in (tagging, models, health, metrics):

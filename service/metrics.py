@@ -14,34 +14,55 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "tagger_http_requests", "HTTP requests answered.", ["method", "route", "status"],
+            "tagger_http_requests",
+            "HTTP requests answered.",
+            ["method", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "tagger_http_request_duration_seconds", "Time from request to last response byte.",
-            ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
+            "tagger_http_request_duration_seconds",
+            "Time from request to last response byte.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.batch_size = Histogram(
-            "tagger_batch_size", "Windows per model call (across requests).", ["model"],
-            buckets=BATCH_SIZE_BUCKETS, registry=self.registry,
+            "tagger_batch_size",
+            "Windows per model call (across requests).",
+            ["model"],
+            buckets=BATCH_SIZE_BUCKETS,
+            registry=self.registry,
         )
         self.batch_seconds = Histogram(
-            "tagger_batch_seconds", "Duration of one model call.", ["model"],
-            buckets=LATENCY_BUCKETS, registry=self.registry,
+            "tagger_batch_seconds",
+            "Duration of one model call.",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.queue_depth = Gauge(
-            "tagger_queue_depth", "Windows waiting for a model call.", ["model"], registry=self.registry,
+            "tagger_queue_depth",
+            "Windows waiting for a model call.",
+            ["model"],
+            registry=self.registry,
         )
         self.chunks = Counter(
-            "tagger_chunks_inferred", "Windows run through a model.", ["model"], registry=self.registry,
+            "tagger_chunks_inferred",
+            "Windows run through a model.",
+            ["model"],
+            registry=self.registry,
         )
         self.audio_seconds = Counter(
-            "tagger_audio_seconds", "Seconds of audio tagged (results computed, not served from the store).",
-            ["model"], registry=self.registry,
+            "tagger_audio_seconds",
+            "Seconds of audio tagged (results computed, not served from the store).",
+            ["model"],
+            registry=self.registry,
         )
         self.results = Counter(
-            "tagger_results", "Tagging results returned by POST /tag, by where they came from.",
-            ["model", "source"], registry=self.registry,
+            "tagger_results",
+            "Tagging results returned by POST /tag, by where they came from.",
+            ["model", "source"],
+            registry=self.registry,
         )
 
     def exposition(self) -> bytes:

@@ -30,7 +30,9 @@ class TagScore(BaseModel):
 class TagResult(BaseModel):
     """Song-level result: the mean over windows of the model's sigmoid scores and embeddings."""
 
-    id: str = Field(description="Stable id of this audio + model version + hop; the same upload gets the same id.")
+    id: str = Field(
+        description="Stable id of this audio + model version + hop; the same upload gets the same id."
+    )
     model: ModelRef
     duration: float = Field(description="Seconds of decoded audio.")
     n_chunks: int = Field(description="Windows the song was cut into (rows of the taggram).")

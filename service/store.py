@@ -68,7 +68,9 @@ class ResultStore:
         self._connection.execute("PRAGMA synchronous=FULL")
         version = self._connection.execute("PRAGMA user_version").fetchone()[0]
         if version not in (0, SCHEMA_VERSION):
-            raise RuntimeError(f"{path} has results schema version {version}; this server reads {SCHEMA_VERSION}")
+            raise RuntimeError(
+                f"{path} has results schema version {version}; this server reads {SCHEMA_VERSION}"
+            )
         self._connection.execute(SCHEMA)
         self._connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -89,7 +91,9 @@ class ResultStore:
             record.created_at,
         )
         with self._lock:
-            self._connection.execute(f"INSERT OR IGNORE INTO results VALUES ({', '.join('?' * len(row))})", row)
+            self._connection.execute(
+                f"INSERT OR IGNORE INTO results VALUES ({', '.join('?' * len(row))})", row
+            )
 
     def get(self, result_id: str) -> TagRecord | None:
         with self._lock:

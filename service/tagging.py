@@ -59,7 +59,9 @@ class TagPlan:
 def read_catalog(models_dir: Path, default_model: str) -> dict[str, tuple[Path, ModelMetadata]]:
     """Newest version directory and metadata of every exported model; the default one must be there."""
     if not models_dir.is_dir():
-        raise FileNotFoundError(f"models directory {str(models_dir)!r} does not exist (set TAGGER_MODELS_DIR)")
+        raise FileNotFoundError(
+            f"models directory {str(models_dir)!r} does not exist (set TAGGER_MODELS_DIR)"
+        )
     catalog = {name: (path, read_metadata(path)) for name, path in latest_versions(models_dir).items()}
     if default_model not in catalog:
         raise FileNotFoundError(
@@ -130,7 +132,10 @@ class TaggingService:
     def _observed(
         self, name: str, predict: Callable[[list[np.ndarray]], list[ChunkPrediction]]
     ) -> Callable[[list[np.ndarray]], list[ChunkPrediction]]:
-        batch_size, batch_seconds = self.metrics.batch_size.labels(name), self.metrics.batch_seconds.labels(name)
+        batch_size, batch_seconds = (
+            self.metrics.batch_size.labels(name),
+            self.metrics.batch_seconds.labels(name),
+        )
 
         def predict_observed(chunks: list[np.ndarray]) -> list[ChunkPrediction]:
             started = time.perf_counter()
@@ -174,7 +179,7 @@ class TaggingService:
         duration, chunks, starts = await asyncio.get_running_loop().run_in_executor(
             self._decode_pool, self._decode_and_cut, upload.path, plan
         )
-        predictions = await batcher.submit(list(chunks))
+        predictions = await batcher.submit(chunks)
         taggram = np.stack([prediction.scores for prediction in predictions])
         embeddings = np.stack([prediction.embedding for prediction in predictions])
         record = TagRecord(
@@ -196,7 +201,7 @@ class TaggingService:
         self.metrics.results.labels(model.name, "computed").inc()
         return record
 
-    def _decode_and_cut(self, path: Path, plan: TagPlan) -> tuple[float, np.ndarray, np.ndarray]:
+    def _decode_and_cut(self, path: Path, plan: TagPlan) -> tuple[float, list[np.ndarray], np.ndarray]:
         """(duration in seconds, windows, window start samples); runs on the decode pool."""
         waveform = load_audio(
             path,

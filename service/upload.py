@@ -144,7 +144,9 @@ async def receive_upload(
         path.unlink(missing_ok=True)
 
 
-async def _parse(body: AsyncIterator[bytes], boundary: bytes, writer: _FilePartWriter, *, max_body: int) -> None:
+async def _parse(
+    body: AsyncIterator[bytes], boundary: bytes, writer: _FilePartWriter, *, max_body: int
+) -> None:
     parser = MultipartParser(boundary, writer.callbacks())  # type: ignore[arg-type]
     received = 0
     try:

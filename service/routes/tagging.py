@@ -21,7 +21,8 @@ router = APIRouter(tags=["tagging"], dependencies=[Depends(require_api_key)])
 
 ResultId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The `id` returned by POST /tag.")]
 TopK = Annotated[
-    int, Query(ge=1, le=MAX_TOP_K, description="How many of the highest-scoring tags `top` lists (at most all).")
+    int,
+    Query(ge=1, le=MAX_TOP_K, description="How many of the highest-scoring tags `top` lists (at most all)."),
 ]
 
 
@@ -62,7 +63,9 @@ async def tag(
     request: Request,
     tagger: TaggerDep,
     settings: SettingsDep,
-    model: Annotated[str | None, Query(description="Model name (see GET /models); the default model if omitted.")] = None,
+    model: Annotated[
+        str | None, Query(description="Model name (see GET /models); the default model if omitted.")
+    ] = None,
     top_k: TopK = 10,
     hop: Annotated[
         float | None,
@@ -105,7 +108,10 @@ async def get_tags(request: Request, tagger: TaggerDep, result_id: ResultId, top
 @router.get(
     "/taggram/{result_id}",
     response_model=Taggram,
-    responses={**_errors(401, 404), 200: {"content": {"image/png": {}}, "description": "JSON, or a PNG heatmap"}},
+    responses={
+        **_errors(401, 404),
+        200: {"content": {"image/png": {}}, "description": "JSON, or a PNG heatmap"},
+    },
     summary="Tags over time for a stored result",
 )
 async def get_taggram(

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from server_process import ServerProcess
 from service_helpers import API_KEY, DEFAULT_MODEL, OTHER_MODEL, server_settings
-from service.settings import get_settings
 from tiny_model import export_tiny_model
+
+from service.settings import get_settings
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,11 @@ class ServerProcess:
     def start(self, timeout: float = 120.0) -> ServerProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "service"], cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "service"],
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -89,6 +89,8 @@ def test_a_failing_handler_fails_every_request_in_the_batch() -> None:
             batcher.start()
             results = await asyncio.gather(batcher.submit([1]), batcher.submit([2]), return_exceptions=True)
             await batcher.stop()
-        assert all(isinstance(r, RuntimeError) and "returned 1 results for 2 items" in str(r) for r in results)
+        assert all(
+            isinstance(r, RuntimeError) and "returned 1 results for 2 items" in str(r) for r in results
+        )
 
     asyncio.run(main())

@@ -31,17 +31,25 @@ def test_window_starts(num_samples: int, hop: int, expected_starts: list[int]) -
 def test_windows_hold_the_audio_and_zero_padding() -> None:
     waveform = np.arange(1, 261, dtype=np.float32)  # 2.6 windows, no zero sample
     chunks, starts = cut_chunks(waveform, chunk_samples=CHUNK, hop=CHUNK)
-    assert chunks.shape == (3, CHUNK) and chunks.dtype == np.float32
     assert starts.tolist() == [0, 100, 200]
+    assert [c.shape for c in chunks] == [(CHUNK,)] * 3 and all(c.dtype == np.float32 for c in chunks)
     np.testing.assert_array_equal(chunks[1], waveform[100:200])
-    np.testing.assert_array_equal(chunks[2, :60], waveform[200:])
-    assert not chunks[2, 60:].any()
+    np.testing.assert_array_equal(chunks[2][:60], waveform[200:])
+    assert not chunks[2][60:].any()
+
+
+def test_overlapping_full_windows_share_the_waveform_memory() -> None:
+    waveform = np.ones(1_000, dtype=np.float32)
+    chunks, _ = cut_chunks(waveform, chunk_samples=CHUNK, hop=12)
+    assert len(chunks) == 77  # full windows at 0, 12, …, 900 and a padded one at 912
+    assert all(np.shares_memory(chunk, waveform) for chunk in chunks[:-1])
+    assert not np.shares_memory(chunks[-1], waveform)
 
 
 def test_short_song_is_one_padded_window() -> None:
     chunks, starts = cut_chunks(np.ones(30, np.float32), chunk_samples=CHUNK, hop=CHUNK)
-    assert starts.tolist() == [0]
-    assert chunks[0, :30].all() and not chunks[0, 30:].any()
+    assert starts.tolist() == [0] and len(chunks) == 1
+    assert chunks[0][:30].all() and not chunks[0][30:].any()
 
 
 def test_hop_in_seconds_becomes_samples_and_defaults_to_one_window() -> None:

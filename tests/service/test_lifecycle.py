@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from service_helpers import DEFAULT_MODEL
 
 from service.main import create_app
-from service_helpers import DEFAULT_MODEL
 
 
 def use_models(monkeypatch: pytest.MonkeyPatch, models_dir: Path, db: Path, default_model: str) -> None:
@@ -25,7 +25,9 @@ def test_startup_fails_clearly_when_the_default_model_is_missing(
     monkeypatch: pytest.MonkeyPatch, models_dir: Path, tmp_path: Path
 ) -> None:
     use_models(monkeypatch, models_dir, tmp_path / "tagger.db", "MSD_musicnn")
-    with pytest.raises(FileNotFoundError, match=r"default model 'MSD_musicnn' not found .*TAGGER_DEFAULT_MODEL"):
+    with pytest.raises(
+        FileNotFoundError, match=r"default model 'MSD_musicnn' not found .*TAGGER_DEFAULT_MODEL"
+    ):
         with TestClient(create_app()):
             pass
 

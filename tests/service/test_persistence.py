@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-
 from audio_files import make_audio
 from server_process import ServerProcess
 from service_helpers import API_KEY, DEFAULT_MODEL, metric, server_settings, upload

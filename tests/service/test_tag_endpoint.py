@@ -13,9 +13,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
-
 from audio_files import make_audio
+from PIL import Image
 from server_process import ServerProcess
 from service_helpers import API_KEY, DEFAULT_MODEL, OTHER_MODEL, metric, upload
 
@@ -46,7 +45,9 @@ def test_song_result_is_the_mean_of_its_taggram(client: httpx.Client, tmp_path: 
     assert again.status_code == 200 and again.json() == result
 
 
-def test_the_same_upload_gets_the_same_id_and_runs_the_model_once(client: httpx.Client, tmp_path: Path) -> None:
+def test_the_same_upload_gets_the_same_id_and_runs_the_model_once(
+    client: httpx.Client, tmp_path: Path
+) -> None:
     song = make_audio(tmp_path / "twice.flac", seconds=2.2)
     copy = tmp_path / "renamed.flac"
     copy.write_bytes(song.read_bytes())
@@ -87,7 +88,9 @@ def test_window_rules_over_http(client: httpx.Client, tmp_path: Path, seconds: f
     assert result["duration"] == pytest.approx(seconds, abs=1e-3)
 
 
-def test_model_parameter_picks_a_model_with_its_own_rate_and_window(client: httpx.Client, tmp_path: Path) -> None:
+def test_model_parameter_picks_a_model_with_its_own_rate_and_window(
+    client: httpx.Client, tmp_path: Path
+) -> None:
     song = make_audio(tmp_path / "other.ogg", seconds=2.1, sample_rate=22_050)
     result = upload(client, song, model=OTHER_MODEL).json()
     assert result["model"]["name"] == OTHER_MODEL
@@ -114,14 +117,18 @@ def test_taggram_png_is_a_readable_heatmap(client: httpx.Client, tmp_path: Path)
     assert pixels.std() > 10, "the image should not be blank"
 
 
-def test_concurrent_requests_are_batched_together(server: ServerProcess, client: httpx.Client, tmp_path: Path) -> None:
+def test_concurrent_requests_are_batched_together(
+    server: ServerProcess, client: httpx.Client, tmp_path: Path
+) -> None:
     # Eight one-window songs: any model call with more than one window merged different requests.
     songs = [make_audio(tmp_path / f"one-{i}.wav", seconds=0.61 + 0.01 * i) for i in range(8)]
     batches_before = metric(client, "tagger_batch_size_count", model=DEFAULT_MODEL)
     singles_before = metric(client, "tagger_batch_size_bucket", model=DEFAULT_MODEL, le="1.0")
 
     async def post_all() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=server.base_url, headers={"X-API-Key": API_KEY}, timeout=60) as http:
+        async with httpx.AsyncClient(
+            base_url=server.base_url, headers={"X-API-Key": API_KEY}, timeout=60
+        ) as http:
             return await asyncio.gather(
                 *(http.post("/tag", files={"file": (s.name, s.read_bytes())}) for s in songs)
             )
@@ -157,7 +164,9 @@ def test_a_slow_upload_does_not_block_other_requests(server: ServerProcess, tmp_
 
             async def slow() -> float:
                 response = await http.post(
-                    "/tag", content=trickle(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+                    "/tag",
+                    content=trickle(),
+                    headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
                 )
                 assert response.status_code == 200, response.text
                 return time.monotonic() - started
@@ -178,7 +187,9 @@ def test_metrics_count_requests_audio_and_queue(client: httpx.Client, tmp_path: 
     seconds_before = metric(client, "tagger_audio_seconds_total", model=DEFAULT_MODEL)
     requests_before = metric(client, "tagger_http_requests_total", method="POST", route="/tag", status="200")
     upload(client, make_audio(tmp_path / "counted.wav", seconds=2.9, sample_rate=16_000)).raise_for_status()
-    assert metric(client, "tagger_audio_seconds_total", model=DEFAULT_MODEL) - seconds_before == pytest.approx(2.9)
+    assert metric(
+        client, "tagger_audio_seconds_total", model=DEFAULT_MODEL
+    ) - seconds_before == pytest.approx(2.9)
     assert metric(client, "tagger_http_requests_total", method="POST", route="/tag", status="200") == (
         requests_before + 1
     )

@@ -13,11 +13,18 @@ from training.frontend import FrontendConfig, build_frontend
 TAGS = ["rock", "jazz", "piano", "calm", "drums", "electronic"]
 
 
-def export_tiny_model(models_dir: Path, *, name: str, sample_rate: int, chunk_samples: int, seed: int) -> Path:
+def export_tiny_model(
+    models_dir: Path, *, name: str, sample_rate: int, chunk_samples: int, seed: int
+) -> Path:
     """Random-weight model mapping (batch, chunk_samples) audio to 6 sigmoid tags and an 8-d embedding."""
     keras.utils.set_random_seed(seed)
     frontend = FrontendConfig(
-        sample_rate=sample_rate, chunk_samples=chunk_samples, n_fft=256, hop_length=128, n_mels=16, log="log10_1p"
+        sample_rate=sample_rate,
+        chunk_samples=chunk_samples,
+        n_fft=256,
+        hop_length=128,
+        n_mels=16,
+        log="log10_1p",
     )
     waveform = keras.Input(shape=(chunk_samples,), name="waveform")
     x = build_frontend(frontend)(waveform)
