@@ -130,7 +130,9 @@ class Delay:
 
     def apply(self, waveform: tf.Tensor, parameters: Parameters) -> tf.Tensor:
         num_samples = tf.shape(waveform)[0]
-        lag = tf.minimum(tf.cast(tf.round(parameters["delay_ms"] * self.sample_rate / 1000), tf.int32), num_samples)
+        lag = tf.minimum(
+            tf.cast(tf.round(parameters["delay_ms"] * self.sample_rate / 1000), tf.int32), num_samples
+        )
         echo = tf.concat([tf.zeros([lag]), waveform[: num_samples - lag]], axis=0)
         return waveform + self.volume * echo
 
@@ -170,7 +172,9 @@ class PitchShift:
         alpha = (steps - tf.floor(steps))[:, tf.newaxis]
         magnitude = (1.0 - alpha) * tf.abs(before) + alpha * tf.abs(after)
         # Each bin's expected phase advance per hop, plus the measured deviation wrapped to [-pi, pi].
-        expected = 2.0 * math.pi * self.hop_length * tf.range(self.n_fft // 2 + 1, dtype=tf.float32) / self.n_fft
+        expected = (
+            2.0 * math.pi * self.hop_length * tf.range(self.n_fft // 2 + 1, dtype=tf.float32) / self.n_fft
+        )
         deviation = tf.math.angle(after) - tf.math.angle(before) - expected
         deviation -= 2.0 * math.pi * tf.round(deviation / (2.0 * math.pi))
         phase = tf.math.angle(stft[0]) + tf.cumsum(expected + deviation, axis=0, exclusive=True)
@@ -270,8 +274,12 @@ def _convolve(waveform: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
     """Linear (not circular) convolution through the FFT, cut to the input's length."""
     num_samples = tf.shape(waveform)[0]
     full_length = num_samples + tf.shape(kernel)[0] - 1
-    fft_length = tf.cast(2 ** tf.math.ceil(tf.math.log(tf.cast(full_length, tf.float32)) / math.log(2.0)), tf.int32)
-    spectrum = tf.signal.rfft(waveform, fft_length=[fft_length]) * tf.signal.rfft(kernel, fft_length=[fft_length])
+    fft_length = tf.cast(
+        2 ** tf.math.ceil(tf.math.log(tf.cast(full_length, tf.float32)) / math.log(2.0)), tf.int32
+    )
+    spectrum = tf.signal.rfft(waveform, fft_length=[fft_length]) * tf.signal.rfft(
+        kernel, fft_length=[fft_length]
+    )
     return tf.signal.irfft(spectrum, fft_length=[fft_length])[:num_samples]
 
 

@@ -8,7 +8,6 @@ Relative paths are relative to the working directory (the repository root in the
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import keras
+import tomllib
 
 from training.augment import AugmentationConfig
 from training.frontend import FrontendConfig
@@ -34,7 +34,9 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
-            raise ValueError(f"Unknown preset; the known ones are {sorted(PRESETS)}. Received: {self.preset!r}.")
+            raise ValueError(
+                f"Unknown preset; the known ones are {sorted(PRESETS)}. Received: {self.preset!r}."
+            )
 
     @property
     def frontend(self) -> FrontendConfig:
@@ -76,7 +78,9 @@ class FitConfig:
 
     def __post_init__(self) -> None:
         if self.batch_size < 2 or self.batch_size % 2:
-            raise ValueError(f"`batch_size` must be even (half labelled, half unlabelled). Received: {self.batch_size}.")
+            raise ValueError(
+                f"`batch_size` must be even (half labelled, half unlabelled). Received: {self.batch_size}."
+            )
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 SPLIT_NAMES = ("train", "valid", "test")
 CSV_TAG_SEPARATOR = ";"
 CSV_COLUMNS = ("audio", "tags", "group", "split")
-AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aac", ".aiff", ".aif", ".caf"})
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aac", ".aiff", ".aif", ".caf"}
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class Splits:
         check_disjoint({name: getattr(self, name) for name in SPLIT_NAMES})
 
     def oversampled(self, vocabulary: list[str], *, min_positives: int, seed: int) -> Splits:
-        """Repeat training tracks of rare tags until each tag has `min_positives`; valid and test are untouched.
+        """Repeat training tracks of rare tags until each has `min_positives`; valid and test are untouched.
 
         Resampling exists only here, after the split, so it cannot leak copies into evaluation.
         """
@@ -94,14 +96,20 @@ def split_by_group(tracks: list[Track], *, valid_fraction: float, test_fraction:
     named = {track.split for track in tracks}
     if named - {""}:
         if "" in named or not named <= set(SPLIT_NAMES):
-            raise ValueError(f"Either every track names a split in {SPLIT_NAMES} or none does. Received: {named}.")
+            raise ValueError(
+                f"Either every track names a split in {SPLIT_NAMES} or none does. Received: {named}."
+            )
         return Splits(*(tuple(t for t in tracks if t.split == name) for name in SPLIT_NAMES))
     if not (valid_fraction >= 0 and test_fraction >= 0 and valid_fraction + test_fraction < 1):
-        raise ValueError(f"Fractions must leave room for training. Received: {valid_fraction=}, {test_fraction=}.")
+        raise ValueError(
+            f"Fractions must leave room for training. Received: {valid_fraction=}, {test_fraction=}."
+        )
     by_group: dict[str, list[Track]] = {}
     for track in tracks:
         if not track.group:
-            raise ValueError(f"Every labelled track needs a group (artist) to split by. Received: {track.audio!r}.")
+            raise ValueError(
+                f"Every labelled track needs a group (artist) to split by. Received: {track.audio!r}."
+            )
         by_group.setdefault(track.group, []).append(track)
     groups = sorted(by_group)
     np.random.default_rng(seed).shuffle(groups)
@@ -115,7 +123,7 @@ def split_by_group(tracks: list[Track], *, valid_fraction: float, test_fraction:
 
 
 def check_unlabelled(unlabelled: list[Track], splits: Splits) -> None:
-    """Unlabelled audio must share no group or file with valid/test (train may overlap: it is not evaluated)."""
+    """Unlabelled audio must share no group or file with valid/test (it may overlap train: never scored)."""
     check_disjoint({"unlabelled": tuple(unlabelled), "valid": splits.valid, "test": splits.test})
 
 

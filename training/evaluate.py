@@ -50,12 +50,21 @@ class Predictions:
 
 
 def predict_tracks(
-    predict: Predictor, tracks: list[Track], frontend: FrontendConfig, *, num_chunks: int, batch_size: int = 32
+    predict: Predictor,
+    tracks: list[Track],
+    frontend: FrontendConfig,
+    *,
+    num_chunks: int,
+    batch_size: int = 32,
 ) -> Predictions:
     """Chunk scores over `num_chunks` evenly spaced chunks per track, decoded for the model's `frontend`."""
     no_targets = np.zeros((len(tracks), 0), np.float32)
-    dataset = pipeline.evaluation_dataset(tracks, no_targets, frontend, num_chunks=num_chunks, batch_size=batch_size)
-    batches = [(predict(chunks), index.numpy()) for chunks, _, index in tqdm(dataset, desc="evaluating", leave=False)]
+    dataset = pipeline.evaluation_dataset(
+        tracks, no_targets, frontend, num_chunks=num_chunks, batch_size=batch_size
+    )
+    batches = [
+        (predict(chunks), index.numpy()) for chunks, _, index in tqdm(dataset, desc="evaluating", leave=False)
+    ]
     chunk_scores = np.concatenate([scores for scores, _ in batches])
     track_index = np.concatenate([index for _, index in batches])
     song_scores = np.zeros((len(tracks), chunk_scores.shape[1]))
@@ -85,7 +94,7 @@ def evaluate(
 
 
 def tag_metrics(targets: np.ndarray, scores: np.ndarray, vocabulary: list[str]) -> dict[str, Any]:
-    """Macro ROC-AUC and PR-AUC over the tags that have both positives and negatives, and each tag's scores."""
+    """Macro ROC-AUC and PR-AUC over the tags with both positives and negatives, and each tag's scores."""
     per_tag: dict[str, dict[str, float | int]] = {}
     excluded: dict[str, str] = {}
     for column, tag in enumerate(vocabulary):
@@ -117,6 +126,8 @@ def format_table(evaluation: dict[str, Any]) -> str:
         f"| {tag} | {entry['positives']} | {entry['roc_auc']:.4f} | {entry['pr_auc']:.4f} |"
         for tag, entry in song["per_tag"].items()
     ]
-    rows.append(f"| **macro ({song['num_tags_scored']} tags)** | | {song['roc_auc']:.4f} | {song['pr_auc']:.4f} |")
+    rows.append(
+        f"| **macro ({song['num_tags_scored']} tags)** | | {song['roc_auc']:.4f} | {song['pr_auc']:.4f} |"
+    )
     rows += [f"\nexcluded: {tag} ({reason})" for tag, reason in song["excluded_tags"].items()]
     return "\n".join(rows)

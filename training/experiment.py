@@ -80,7 +80,12 @@ def run_experiment(config: ExperimentConfig, *, strategy: tf.distribute.Strategy
     teacher = _trained(
         runs / "teacher",
         lambda run_dir: train_supervised(
-            config.teacher, data, config.teacher_fit, config.augmentation, run_dir=run_dir, strategy=strategy,
+            config.teacher,
+            data,
+            config.teacher_fit,
+            config.augmentation,
+            run_dir=run_dir,
+            strategy=strategy,
             name="teacher",
         ),
     )
@@ -89,14 +94,23 @@ def run_experiment(config: ExperimentConfig, *, strategy: tf.distribute.Strategy
         models[kind] = _trained(
             runs / kind,
             lambda run_dir, kind=kind: train_student(
-                teacher, getattr(config, kind), data, config.student_fit, config.augmentation, run_dir=run_dir,
-                strategy=strategy, name=f"{kind}_student",
+                teacher,
+                getattr(config, kind),
+                data,
+                config.student_fit,
+                config.augmentation,
+                run_dir=run_dir,
+                strategy=strategy,
+                name=f"{kind}_student",
             ),
         )
     evaluations = {
         name: {
             split: evaluate(
-                keras_predictor(trained.model), list(getattr(splits, split)), data.vocabulary, trained.frontend,
+                keras_predictor(trained.model),
+                list(getattr(splits, split)),
+                data.vocabulary,
+                trained.frontend,
                 num_chunks=config.test_chunks,
             )
             for split in ("valid", "test")
@@ -123,7 +137,10 @@ def prepare_data(config: ExperimentConfig) -> tuple[TaggingData, Splits, dict[st
     render_seconds: dict[str, float] = {}
     tracks = _rendered(config.labelled, data_dir / "labelled", render_seconds)
     splits = split_by_group(
-        tracks, valid_fraction=config.valid_fraction, test_fraction=config.test_fraction, seed=config.labelled.seed
+        tracks,
+        valid_fraction=config.valid_fraction,
+        test_fraction=config.test_fraction,
+        seed=config.labelled.seed,
     )
     for name in SPLIT_NAMES:
         write_manifest(data_dir / "splits" / f"{name}.csv", getattr(splits, name))
@@ -135,7 +152,9 @@ def prepare_data(config: ExperimentConfig) -> tuple[TaggingData, Splits, dict[st
     check_unlabelled(unlabelled, splits)
     log.info(
         "labelled: %s tracks; unlabelled: %d (%.1fx the training split)",
-        {name: len(getattr(splits, name)) for name in SPLIT_NAMES}, len(unlabelled), len(unlabelled) / len(splits.train),
+        {name: len(getattr(splits, name)) for name in SPLIT_NAMES},
+        len(unlabelled),
+        len(unlabelled) / len(splits.train),
     )
     return TaggingData(VOCABULARY, list(splits.train), list(splits.valid), unlabelled), splits, render_seconds
 
@@ -160,7 +179,9 @@ def _claim(config: ExperimentConfig) -> None:
     path = config.output_dir / CONFIG_FILE
     recorded = json.dumps(dataclasses.asdict(config), indent=2, default=str)
     if path.exists() and path.read_text() != recorded:
-        raise ValueError(f"{config.output_dir} holds an experiment with another config; use a new output_dir.")
+        raise ValueError(
+            f"{config.output_dir} holds an experiment with another config; use a new output_dir."
+        )
     config.output_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(recorded)
 
@@ -170,12 +191,16 @@ def _card(config: ExperimentConfig, kind: str, evaluation: dict[str, Any]) -> Mo
     return ModelCard(
         architecture=f"{student.preset} {student.sizes or ''}".strip(),
         training_data=(
-            f"synthetic fluidsynth music: {config.labelled.num_artists * config.labelled.songs_per_artist} labelled "
-            f"songs (split by artist), {sum(s.num_artists * s.songs_per_artist for s in config.unlabelled)} unlabelled"
+            f"synthetic fluidsynth music: {_num_songs(config.labelled)} labelled songs (split by artist), "
+            f"{sum(_num_songs(synth) for synth in config.unlabelled)} unlabelled"
         ),
         source=f"python -m training experiment; noisy student ({kind}) of a {config.teacher.preset} teacher",
         metrics=evaluation,
     )
+
+
+def _num_songs(synth: SynthConfig) -> int:
+    return synth.num_artists * synth.songs_per_artist
 
 
 def _report(
@@ -205,7 +230,9 @@ def _report(
         "models": rows,
         "exported": str(exported),
         "exported_student": best,
-        "students_beating_teacher_on_test_pr_auc": [k for k in STUDENTS if rows[k]["test_song_pr_auc"] > teacher_pr_auc],
+        "students_beating_teacher_on_test_pr_auc": [
+            k for k in STUDENTS if rows[k]["test_song_pr_auc"] > teacher_pr_auc
+        ],
         "render_seconds": render_seconds,
         "excluded_test_tags": evaluations["teacher"]["test"]["song"]["excluded_tags"],
     }
@@ -214,16 +241,22 @@ def _report(
 def _write_report(output_dir: Path, report: dict[str, Any], best_test: dict[str, Any]) -> None:
     (output_dir / REPORT_JSON).write_text(json.dumps(report, indent=2))
     lines = [
-        "| model | parameters | training s | test song ROC-AUC | test song PR-AUC | test chunk ROC-AUC | test chunk PR-AUC |",
+        "| model | parameters | training s | test song ROC-AUC | test song PR-AUC "
+        "| test chunk ROC-AUC | test chunk PR-AUC |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {name} | {row['parameters']:,} | {row['training_seconds']:.0f} | {row['test_song_roc_auc']:.4f} | "
+        f"| {name} | {row['parameters']:,} | {row['training_seconds']:.0f} "
+        f"| {row['test_song_roc_auc']:.4f} | "
         f"{row['test_song_pr_auc']:.4f} | {row['test_chunk_roc_auc']:.4f} | {row['test_chunk_pr_auc']:.4f} |"
         for name, row in report["models"].items()
     ]
-    lines += ["", f"exported: {report['exported']} ({report['exported_student']} student)", "", format_table(best_test)]
+    lines += [
+        "",
+        f"exported: {report['exported']} ({report['exported_student']} student)",
+        "",
+        format_table(best_test),
+    ]
     markdown = "\n".join(lines)
     (output_dir / REPORT_MARKDOWN).write_text(markdown + "\n")
     log.info("experiment report:\n%s", markdown)
-

@@ -85,7 +85,11 @@ class NoisyStudent(keras.Model):
         is_training_batch = isinstance(x, dict)
         if is_training_batch:
             num_labelled = ops.shape(x[LABELLED])[0]
-            teacher_input, labelled_scores, student_scores = x[CLEAN], y_pred[:num_labelled], y_pred[num_labelled:]
+            teacher_input, labelled_scores, student_scores = (
+                x[CLEAN],
+                y_pred[:num_labelled],
+                y_pred[num_labelled:],
+            )
         else:
             teacher_input, labelled_scores, student_scores = x, y_pred, y_pred
         pseudo_labels = ops.stop_gradient(self.teacher(teacher_input, training=False)[SCORES_OUTPUT])
@@ -122,7 +126,10 @@ def student_batches(
         cache=data.cache(data.unlabelled, frontend.sample_rate),
     )
     return tf.data.Dataset.zip(labelled, unlabelled).map(
-        lambda labelled, unlabelled: ({LABELLED: labelled[0], CLEAN: unlabelled[0], NOISY: unlabelled[1]}, labelled[1])
+        lambda labelled, unlabelled: (
+            {LABELLED: labelled[0], CLEAN: unlabelled[0], NOISY: unlabelled[1]},
+            labelled[1],
+        )
     )
 
 
@@ -137,7 +144,10 @@ def train_student(
     strategy: tf.distribute.Strategy,
     name: str,
 ) -> TrainedModel:
-    """One round: a fresh `student_config` student taught by `teacher`; an epoch is one pass over the unlabelled."""
+    """One round: a fresh `student_config` student taught by `teacher`.
+
+    Without `steps_per_epoch`, an epoch is one pass over the unlabelled tracks.
+    """
     frontend = student_config.frontend
     crop = (frontend.sample_rate, frontend.chunk_samples)
     if crop != (teacher.frontend.sample_rate, teacher.frontend.chunk_samples):

@@ -42,7 +42,10 @@ def decoded_tracks(
 
     def decode(audio: tf.Tensor) -> tf.Tensor:
         waveform = tf.numpy_function(
-            lambda path: read_audio(path.decode(), sample_rate=sample_rate), [audio], tf.float32, stateful=False
+            lambda path: read_audio(path.decode(), sample_rate=sample_rate),
+            [audio],
+            tf.float32,
+            stateful=False,
         )
         return tf.ensure_shape(waveform, [None])
 
@@ -99,7 +102,7 @@ def unlabelled_dataset(
     seed: int,
     cache: str = "",
 ) -> tf.data.Dataset:
-    """Endless batches of (clean crop, augmented copy of the same crop): the teacher's and the student's view."""
+    """Endless batches of (clean crop, augmented copy of it): what the teacher and the student see."""
 
     def crop(example: tuple[tf.Tensor, tf.Tensor], seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         (waveform, _), (crop_seed, augment_seed) = example, _example_seeds(seed)
@@ -137,7 +140,11 @@ def evaluation_dataset(
 
 
 def _random_batches(
-    tracks_dataset: tf.data.Dataset, crop: Callable[..., tuple[tf.Tensor, tf.Tensor]], *, batch_size: int, seed: int
+    tracks_dataset: tf.data.Dataset,
+    crop: Callable[..., tuple[tf.Tensor, tf.Tensor]],
+    *,
+    batch_size: int,
+    seed: int,
 ) -> tf.data.Dataset:
     """Shuffle whole tracks every epoch, crop each with its own seed, batch, prefetch; repeats forever."""
     num_tracks = int(tracks_dataset.cardinality())

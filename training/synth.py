@@ -112,7 +112,7 @@ def make_artist(rng: np.random.Generator) -> Artist:
 
 
 def compose(artist: Artist, rng: np.random.Generator) -> Song:
-    """1-4 instruments mostly from the artist's palette, a tempo mostly in its favourite class, a key and mode."""
+    """1-4 instruments mostly from the artist's palette, a tempo mostly in its favourite class, key, mode."""
     instruments = list(rng.choice(artist.palette, size=rng.integers(1, 5), replace=False))
     if rng.random() < OFF_PALETTE_PROBABILITY:
         outsiders = [name for name in INSTRUMENTS if name not in artist.palette]
@@ -162,7 +162,9 @@ def _bar_notes(song: Song, instrument: Instrument, bar: int, rng: np.random.Gene
         pattern = [voicing[0], voicing[1], voicing[2], voicing[0] + 12]
         yield from ((start + step / 2, 0.5, pattern[step % 4], velocity()) for step in range(8))
     elif instrument.role == "power_chords":
-        yield from ((start + step / 2, 0.45, note, velocity()) for step in range(8) for note in (root, root + 7))
+        yield from (
+            (start + step / 2, 0.45, note, velocity()) for step in range(8) for note in (root, root + 7)
+        )
     elif instrument.role == "bass":
         yield from ((start + beat, 0.9, root + (7 if beat == 3 else 0), velocity()) for beat in range(4))
     elif instrument.role == "stabs":
@@ -203,8 +205,21 @@ def render(midi_path: Path, output_path: Path, *, soundfont: Path, sample_rate: 
     with tempfile.TemporaryDirectory() as scratch:
         rendered = Path(scratch) / "rendered.wav"
         subprocess.run(
-            ["fluidsynth", "-ni", "-q", "-r", str(sample_rate), "-O", "float", "-T", "wav",
-             "-F", str(rendered), str(soundfont), str(midi_path)],
+            [
+                "fluidsynth",
+                "-ni",
+                "-q",
+                "-r",
+                str(sample_rate),
+                "-O",
+                "float",
+                "-T",
+                "wav",
+                "-F",
+                str(rendered),
+                str(soundfont),
+                str(midi_path),
+            ],
             check=True,
             capture_output=True,
         )
@@ -226,12 +241,23 @@ def generate(config: SynthConfig, output_dir: Path) -> list[Track]:
     jobs = [(artist, song) for artist in range(config.num_artists) for song in range(config.songs_per_artist)]
     started = time.monotonic()
     with ThreadPoolExecutor(config.jobs) as pool:
-        songs = list(tqdm(pool.map(lambda job: _make_song(config, output_dir, *job), jobs), total=len(jobs),
-                          desc="rendering", unit="song"))
+        songs = list(
+            tqdm(
+                pool.map(lambda job: _make_song(config, output_dir, *job), jobs),
+                total=len(jobs),
+                desc="rendering",
+                unit="song",
+            )
+        )
     elapsed = time.monotonic() - started
     log.info(
         "rendered %d songs of %g s in %.1f s: %.3f s per song, %.0fx real time (%d jobs)",
-        len(songs), config.seconds, elapsed, elapsed / len(songs), len(songs) * config.seconds / elapsed, config.jobs,
+        len(songs),
+        config.seconds,
+        elapsed,
+        elapsed / len(songs),
+        len(songs) * config.seconds / elapsed,
+        config.jobs,
     )
     write_manifest(output_dir / "manifest.csv", songs)
     write_vocabulary(output_dir / "vocabulary.txt", VOCABULARY)
@@ -247,5 +273,11 @@ def _make_song(config: SynthConfig, output_dir: Path, artist_index: int, song_in
     stem = f"{group}-song{song_index:02d}"
     midi_path, audio_path = output_dir / "midi" / f"{stem}.mid", output_dir / "audio" / f"{stem}.flac"
     to_midi(song, config.seconds, rng).save(midi_path)
-    render(midi_path, audio_path, soundfont=config.soundfont, sample_rate=config.sample_rate, seconds=config.seconds)
+    render(
+        midi_path,
+        audio_path,
+        soundfont=config.soundfont,
+        sample_rate=config.sample_rate,
+        seconds=config.seconds,
+    )
     return Track(audio=str(audio_path.resolve()), tags=song.tags, group=group)

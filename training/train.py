@@ -2,8 +2,9 @@
 
 A run directory holds everything a run makes and needs to resume: `backup/` (BackupAndRestore, deleted
 when a run finishes), `best.weights.h5` (the lowest validation loss so far), `history.csv`, TensorBoard
-`logs/`, and at the end `model.keras` (the best model) and `run.json` (its front end, loss and time). Running the same command again resumes an
-interrupted run from its last epoch; a finished run directory is refused rather than overwritten.
+`logs/`, and at the end `model.keras` (the best model) and `run.json` (its front end, loss and time).
+Running the same command again resumes an interrupted run from its last epoch; a finished run
+directory is refused rather than overwritten.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ class TrainedModel:
         run_dir = Path(run_dir)
         summary = json.loads((run_dir / SUMMARY_FILE).read_text())
         model = keras.models.load_model(run_dir / FINAL_MODEL)
-        return cls(model, FrontendConfig.from_dict(summary["frontend"]), summary["best_val_loss"], summary["seconds"])
+        return cls(
+            model, FrontendConfig.from_dict(summary["frontend"]), summary["best_val_loss"], summary["seconds"]
+        )
 
 
 def distribution_strategy() -> tf.distribute.Strategy:
@@ -118,7 +121,9 @@ def train_supervised(
         seed=fit.seed,
         cache=data.cache(data.train, frontend.sample_rate),
     ).map(lambda chunk, target: (chunk, {SCORES_OUTPUT: target}))
-    valid = validation_dataset(data, frontend, fit).map(lambda chunk, target: (chunk, {SCORES_OUTPUT: target}))
+    valid = validation_dataset(data, frontend, fit).map(
+        lambda chunk, target: (chunk, {SCORES_OUTPUT: target})
+    )
     with strategy.scope():
         model = model_config.build(len(data.vocabulary), name=name)
         model.compile(

@@ -1,4 +1,4 @@
-"""Each augmentation does what it must, with the parameters it drew; the chain is seedable and runs in tf.data."""
+"""Each augmentation does what it must with the parameters it drew; the chain is seedable, runs in tf.data."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from training.augment import (
     AugmentationConfig,
     Augmenter,
     Delay,
-    GaussianNoise,
     Gain,
+    GaussianNoise,
     HighLowPass,
     PitchShift,
     PolarityInversion,
@@ -27,7 +27,9 @@ def white_noise(seconds: float = 1.0, seed: int = 0) -> tf.Tensor:
 
 
 def sine(frequency: float, seconds: float = 2.0) -> np.ndarray:
-    return np.sin(2 * np.pi * frequency * np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE).astype(np.float32)
+    return np.sin(2 * np.pi * frequency * np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE).astype(
+        np.float32
+    )
 
 
 def impulse(seconds: float, at: int = 0) -> tf.Tensor:
@@ -74,7 +76,9 @@ def test_noise_is_the_drawn_fraction_of_the_signal_std(seed: tf.Tensor) -> None:
 def band_energy_change_db(x: np.ndarray, y: np.ndarray, low: float, high: float) -> float:
     frequencies = np.fft.rfftfreq(x.size, 1 / SAMPLE_RATE)
     band = (frequencies >= low) & (frequencies < high)
-    return 10 * np.log10(np.sum(np.abs(np.fft.rfft(y))[band] ** 2) / np.sum(np.abs(np.fft.rfft(x))[band] ** 2))
+    return 10 * np.log10(
+        np.sum(np.abs(np.fft.rfft(y))[band] ** 2) / np.sum(np.abs(np.fft.rfft(x))[band] ** 2)
+    )
 
 
 def test_high_low_pass_removes_energy_beyond_the_drawn_cutoff() -> None:
@@ -151,7 +155,9 @@ def test_reverb_decays_over_the_drawn_time(seed: tf.Tensor) -> None:
 def test_reverb_fills_the_silence_after_a_sound() -> None:
     burst = np.concatenate([sine(440.0, 0.2), np.zeros(SAMPLE_RATE, np.float32)])
     op = Reverb(SAMPLE_RATE)
-    y = op.apply(tf.constant(burst), {"decay_seconds": tf.constant(1.0), "tail_seed": tf.constant([1, 2])}).numpy()
+    y = op.apply(
+        tf.constant(burst), {"decay_seconds": tf.constant(1.0), "tail_seed": tf.constant([1, 2])}
+    ).numpy()
     after = slice(int(0.3 * SAMPLE_RATE), int(0.5 * SAMPLE_RATE))
     assert np.abs(burst[after]).max() == 0.0
     assert rms_db(y[after]) > rms_db(burst[: int(0.2 * SAMPLE_RATE)]) - 30
@@ -159,7 +165,7 @@ def test_reverb_fills_the_silence_after_a_sound() -> None:
 
 def only(name: str, probability: float) -> AugmentationConfig:
     """A config with every op off except `name`."""
-    off = {field: 0.0 for field in vars(AugmentationConfig())}
+    off = dict.fromkeys(vars(AugmentationConfig()), 0.0)
     return AugmentationConfig(**{**off, name: probability})
 
 

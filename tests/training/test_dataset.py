@@ -67,7 +67,11 @@ def test_split_is_reproducible_by_seed() -> None:
 @pytest.mark.parametrize("shared", ["group", "audio"])
 def test_splits_refuse_a_group_or_file_in_two_splits(shared: str) -> None:
     train = Track("/music/x.mp3", ("rock",), "artist1")
-    test = Track("/music/x.mp3" if shared == "audio" else "/music/y.mp3", ("rock",), "artist1" if shared == "group" else "b")
+    test = Track(
+        "/music/x.mp3" if shared == "audio" else "/music/y.mp3",
+        ("rock",),
+        "artist1" if shared == "group" else "b",
+    )
     with pytest.raises(ValueError, match=f"{shared} .* is in both 'train' and 'test'"):
         Splits(train=(train,), valid=(), test=(test,))
 
@@ -86,7 +90,9 @@ def test_oversampling_happens_after_the_split_and_only_on_train() -> None:
 
 
 def test_a_manifest_with_splits_is_kept_as_given_and_checked() -> None:
-    tracks = [dataclasses.replace(t, split="train" if i % 3 else "test") for i, t in enumerate(catalogue(6, 3))]
+    tracks = [
+        dataclasses.replace(t, split="train" if i % 3 else "test") for i, t in enumerate(catalogue(6, 3))
+    ]
     by_artist = {t.group: t.split for t in tracks}
     honest = [dataclasses.replace(t, split=by_artist[t.group]) for t in tracks]
     splits = split_by_group(honest, valid_fraction=0.2, test_fraction=0.2, seed=0)
@@ -132,15 +138,32 @@ def test_unlabelled_pool_from_a_folder_or_a_list(tmp_path: Path) -> None:
     from_folder = read_unlabelled(tmp_path / "pool")
     assert [Path(t.audio).name for t in from_folder] == ["b.flac", "a.mp3"]
     (tmp_path / "list.txt").write_text("pool/b.flac\ns3://bucket/c.ogg\n")
-    assert [t.audio for t in read_unlabelled(tmp_path / "list.txt")] == [from_folder[0].audio, "s3://bucket/c.ogg"]
+    assert [t.audio for t in read_unlabelled(tmp_path / "list.txt")] == [
+        from_folder[0].audio,
+        "s3://bucket/c.ogg",
+    ]
 
 
 def test_split_command_writes_disjoint_manifests_and_oversamples_train(tmp_path: Path) -> None:
     write_manifest(tmp_path / "all.jsonl", catalogue())
     write_vocabulary(tmp_path / "vocabulary.txt", VOCABULARY)
-    main(["split", "--manifest", str(tmp_path / "all.jsonl"), "--output-dir", str(tmp_path / "splits"),
-          "--valid-fraction", "0.2", "--test-fraction", "0.2", "--vocabulary", str(tmp_path / "vocabulary.txt"),
-          "--oversample-min-positives", "15"])
+    main(
+        [
+            "split",
+            "--manifest",
+            str(tmp_path / "all.jsonl"),
+            "--output-dir",
+            str(tmp_path / "splits"),
+            "--valid-fraction",
+            "0.2",
+            "--test-fraction",
+            "0.2",
+            "--vocabulary",
+            str(tmp_path / "vocabulary.txt"),
+            "--oversample-min-positives",
+            "15",
+        ]
+    )
     written = {name: tuple(read_manifest(tmp_path / "splits" / f"{name}.csv")) for name in SPLIT_NAMES}
     Splits(**written)  # raises if any artist or file is in two splits
     assert Counter(tag for t in written["train"] for tag in t.tags)["rare"] >= 15

@@ -5,9 +5,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from audio_files import make_audio
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from audio_files import make_audio
 from service.audio import load_audio
 from training.config import ModelConfig
 from training.dataset import Track
@@ -33,7 +33,9 @@ def test_tag_metrics_average_only_scorable_tags_and_name_the_others() -> None:
     assert metrics["num_tags_scored"] == 2 and set(metrics["per_tag"]) == {"a", "b"}
     roc = [roc_auc_score(targets[:, i], scores[:, i]) for i in (0, 1)]
     pr = [average_precision_score(targets[:, i], scores[:, i]) for i in (0, 1)]
-    assert metrics["roc_auc"] == pytest.approx(np.mean(roc)) and metrics["pr_auc"] == pytest.approx(np.mean(pr))
+    assert metrics["roc_auc"] == pytest.approx(np.mean(roc)) and metrics["pr_auc"] == pytest.approx(
+        np.mean(pr)
+    )
     assert metrics["per_tag"]["b"]["positives"] == int(targets[:, 1].sum())
 
 
@@ -80,5 +82,7 @@ def test_evaluate_scores_chunks_against_their_songs_tags(tagger, songs: list[Tra
     predictions = predict_tracks(predict, songs, config.frontend, num_chunks=3, batch_size=4)
     targets = np.array([[1, 0], [0, 1], [1, 1], [0, 0], [0, 1]], np.float32)
     assert evaluation["song"] == tag_metrics(targets, predictions.song_scores, ["a", "b"])
-    assert evaluation["chunk"] == tag_metrics(np.repeat(targets, 3, axis=0), predictions.chunk_scores, ["a", "b"])
+    assert evaluation["chunk"] == tag_metrics(
+        np.repeat(targets, 3, axis=0), predictions.chunk_scores, ["a", "b"]
+    )
     assert evaluation["num_tracks"] == 5 and evaluation["chunks_per_track"] == 3

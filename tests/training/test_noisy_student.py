@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training.config import FitConfig, ModelConfig
 from training.augment import AugmentationConfig
+from training.config import FitConfig, ModelConfig
 from training.noisy_student import CLEAN, LABELLED, NOISY, NoisyStudent, train_student
 from training.train import TaggingData, TrainedModel
 
 NUM_TAGS = 4
 TEACHER = ModelConfig("transformer_tiny", chunk_seconds=0.5)
-STUDENT = ModelConfig("transformer_tiny", sizes={"conv_channels": 4, "attention_width": 16}, chunk_seconds=0.5)
+STUDENT = ModelConfig(
+    "transformer_tiny", sizes={"conv_channels": 4, "attention_width": 16}, chunk_seconds=0.5
+)
 CHUNK = TEACHER.frontend.chunk_samples
 
 
@@ -102,8 +104,18 @@ def test_validation_scores_the_student_on_labels_alone(models, batch) -> None:
 
 def test_a_teacher_that_would_see_another_crop_is_refused(models, tmp_path: Path) -> None:
     teacher, _ = models
-    other_crop = TrainedModel(teacher, ModelConfig("transformer_tiny").frontend, best_val_loss=0.0, seconds=0.0)
+    other_crop = TrainedModel(
+        teacher, ModelConfig("transformer_tiny").frontend, best_val_loss=0.0, seconds=0.0
+    )
     data = TaggingData(["a"], [], [], [])
     with pytest.raises(ValueError, match="same crop"):
-        train_student(other_crop, STUDENT, data, FitConfig(), AugmentationConfig(), run_dir=tmp_path,
-                      strategy=tf.distribute.get_strategy(), name="student")
+        train_student(
+            other_crop,
+            STUDENT,
+            data,
+            FitConfig(),
+            AugmentationConfig(),
+            run_dir=tmp_path,
+            strategy=tf.distribute.get_strategy(),
+            name="student",
+        )

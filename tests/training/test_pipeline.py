@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from audio_files import make_audio
+
 from service.audio import load_audio
 from training import pipeline
 from training.augment import AugmentationConfig, Augmenter
@@ -41,7 +41,9 @@ def service_waveform(path: Path) -> np.ndarray:
 def test_decoded_tracks_equal_the_service_intake(songs: list[Path]) -> None:
     tracks = [Track(str(path)) for path in songs]
     targets = np.eye(len(songs), dtype=np.float32)
-    decoded = list(pipeline.decoded_tracks(tracks, targets, sample_rate=FRONTEND.sample_rate).as_numpy_iterator())
+    decoded = list(
+        pipeline.decoded_tracks(tracks, targets, sample_rate=FRONTEND.sample_rate).as_numpy_iterator()
+    )
     for (waveform, target), path, expected_target in zip(decoded, songs, targets, strict=True):
         np.testing.assert_array_equal(waveform, service_waveform(path))
         np.testing.assert_array_equal(target, expected_target)
@@ -68,7 +70,9 @@ def http_server(songs: list[Path]) -> Iterator[str]:
 
 def test_an_http_uri_goes_through_the_same_intake(songs: list[Path], http_server: str) -> None:
     tracks = [Track(f"{http_server}/{songs[1].name}")]
-    [(waveform, _)] = pipeline.decoded_tracks(tracks, np.zeros((1, 1)), sample_rate=16_000).as_numpy_iterator()
+    [(waveform, _)] = pipeline.decoded_tracks(
+        tracks, np.zeros((1, 1)), sample_rate=16_000
+    ).as_numpy_iterator()
     np.testing.assert_array_equal(waveform, service_waveform(songs[1]))
 
 
@@ -76,7 +80,9 @@ def test_evaluation_chunks_are_evenly_spaced_slices_of_the_service_waveform(song
     tracks = [Track(str(path)) for path in songs]
     targets = np.arange(len(songs) * 2, dtype=np.float32).reshape(len(songs), 2)
     batches = pipeline.evaluation_dataset(tracks, targets, FRONTEND, num_chunks=4, batch_size=5)
-    chunks, chunk_targets, indices = (np.concatenate(parts) for parts in zip(*batches.as_numpy_iterator()))
+    chunks, chunk_targets, indices = (
+        np.concatenate(parts) for parts in zip(*batches.as_numpy_iterator(), strict=True)
+    )
     np.testing.assert_array_equal(indices, np.repeat(np.arange(len(songs)), 4))
     np.testing.assert_array_equal(chunk_targets, np.repeat(targets, 4, axis=0))
     for index, path in enumerate(songs):
@@ -100,7 +106,12 @@ def find_offset(chunk: np.ndarray, waveform: np.ndarray) -> int:
 def test_random_crops_are_slices_of_the_service_waveform_reproducible_by_seed(songs: list[Path]) -> None:
     def crops(seed: int, epochs: int = 1) -> list[np.ndarray]:
         dataset = pipeline.labelled_dataset(
-            [Track(str(songs[0]))], np.ones((1, 3), np.float32), FRONTEND, batch_size=1, augmenter=None, seed=seed
+            [Track(str(songs[0]))],
+            np.ones((1, 3), np.float32),
+            FRONTEND,
+            batch_size=1,
+            augmenter=None,
+            seed=seed,
         )
         return [chunk[0] for _ in range(epochs) for chunk, _ in dataset.take(4).as_numpy_iterator()]
 
@@ -113,11 +124,19 @@ def test_random_crops_are_slices_of_the_service_waveform_reproducible_by_seed(so
     assert [find_offset(crop, waveform) for crop in crops(seed=6)] != offsets[:4]
 
 
-def test_unlabelled_batches_pair_the_clean_crop_with_its_augmented_copy(songs: list[Path], tmp_path: Path) -> None:
-    flip = Augmenter(AugmentationConfig(**{name: 0.0 for name in vars(AugmentationConfig())} | {"polarity_inversion": 1.0}),
-                     FRONTEND.sample_rate)
+def test_unlabelled_batches_pair_the_clean_crop_with_its_augmented_copy(
+    songs: list[Path], tmp_path: Path
+) -> None:
+    flip = Augmenter(
+        AugmentationConfig(**dict.fromkeys(vars(AugmentationConfig()), 0.0) | {"polarity_inversion": 1.0}),
+        FRONTEND.sample_rate,
+    )
     dataset = pipeline.unlabelled_dataset(
-        [Track(str(path)) for path in songs], FRONTEND, batch_size=2, augmenter=flip, seed=0,
+        [Track(str(path)) for path in songs],
+        FRONTEND,
+        batch_size=2,
+        augmenter=flip,
+        seed=0,
         cache=str(tmp_path / "cache"),
     )
     batches = list(dataset.take(3).as_numpy_iterator())
@@ -133,8 +152,12 @@ def test_unlabelled_batches_pair_the_clean_crop_with_its_augmented_copy(songs: l
 def test_augmented_training_crops_keep_the_chunk_shape(songs: list[Path]) -> None:
     augmenter = Augmenter(AugmentationConfig(), FRONTEND.sample_rate)
     dataset = pipeline.labelled_dataset(
-        [Track(str(path)) for path in songs], np.eye(3, dtype=np.float32), FRONTEND, batch_size=3,
-        augmenter=augmenter, seed=1,
+        [Track(str(path)) for path in songs],
+        np.eye(3, dtype=np.float32),
+        FRONTEND,
+        batch_size=3,
+        augmenter=augmenter,
+        seed=1,
     )
     chunks, targets = next(dataset.as_numpy_iterator())
     assert chunks.shape == (3, FRONTEND.chunk_samples) and np.isfinite(chunks).all()

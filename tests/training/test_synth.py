@@ -21,8 +21,23 @@ OTHER_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("synth")
-    main(["synth", "--output", str(folder), "--num-artists", "4", "--songs-per-artist", "3",
-          "--seconds", str(SECONDS), "--sample-rate", str(RATE), "--seed", "3"])
+    main(
+        [
+            "synth",
+            "--output",
+            str(folder),
+            "--num-artists",
+            "4",
+            "--songs-per-artist",
+            "3",
+            "--seconds",
+            str(SECONDS),
+            "--sample-rate",
+            str(RATE),
+            "--seed",
+            "3",
+        ]
+    )
     return folder
 
 
@@ -53,7 +68,10 @@ def test_labels_are_what_the_midi_plays(rendered: Path) -> None:
         assert low <= tempo < high
         # Every chosen instrument is sounding during the last second of the rendered audio.
         for part in midi.tracks[1:]:
-            assert any(on < SECONDS and off > SECONDS - 1.0 for on, off in note_spans(part, tempo, midi.ticks_per_beat))
+            assert any(
+                on < SECONDS and off > SECONDS - 1.0
+                for on, off in note_spans(part, tempo, midi.ticks_per_beat)
+            )
 
 
 def note_spans(part: mido.MidiTrack, tempo_bpm: float, ticks_per_beat: int) -> list[tuple[float, float]]:
@@ -69,15 +87,19 @@ def note_spans(part: mido.MidiTrack, tempo_bpm: float, ticks_per_beat: int) -> l
     return spans
 
 
-def test_rendering_is_deterministic_by_seed_and_depends_on_the_soundfont(rendered: Path, tmp_path: Path) -> None:
+def test_rendering_is_deterministic_by_seed_and_depends_on_the_soundfont(
+    rendered: Path, tmp_path: Path
+) -> None:
     config = SynthConfig(num_artists=1, songs_per_artist=2, seconds=SECONDS, sample_rate=RATE, seed=3)
     again = generate(config, tmp_path / "again")
     first = read_manifest(rendered / "manifest.csv")[:2]
     assert [t.tags for t in again] == [t.tags for t in first]
     for new, old in zip(again, first, strict=True):
         np.testing.assert_array_equal(soundfile.read(new.audio)[0], soundfile.read(old.audio)[0])
-    other_seed = generate(SynthConfig(num_artists=1, songs_per_artist=2, seconds=SECONDS, sample_rate=RATE, seed=4),
-                          tmp_path / "other")
+    other_seed = generate(
+        SynthConfig(num_artists=1, songs_per_artist=2, seconds=SECONDS, sample_rate=RATE, seed=4),
+        tmp_path / "other",
+    )
     assert {t.group for t in other_seed}.isdisjoint(t.group for t in first)
     if not OTHER_SOUNDFONT.exists():
         pytest.skip("fluid-soundfont-gm is not installed (the Makefile's SYSTEM_PACKAGES installs it)")

@@ -30,8 +30,10 @@ TINY_FIT = "batch_size = 4\nepochs = 2\nsteps_per_epoch = 2\nvalidation_chunks =
 
 
 def synth_table(seed: int, num_artists: int, soundfont: Path = DEFAULT_SOUNDFONT) -> str:
-    return (f"num_artists = {num_artists}\nsongs_per_artist = 3\nseconds = 1.5\nsample_rate = 16000\n"
-            f"seed = {seed}\nsoundfont = \"{soundfont}\"\n")
+    return (
+        f"num_artists = {num_artists}\nsongs_per_artist = 3\nseconds = 1.5\nsample_rate = 16000\n"
+        f'seed = {seed}\nsoundfont = "{soundfont}"\n'
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,8 @@ def experiment(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config.write_text(
         f'output_dir = "{root / "experiment"}"\nexport_dir = "{root / "saved_models"}"\n'
         'export_name = "tiny_student"\nvalid_fraction = 0.25\ntest_fraction = 0.3\ntest_chunks = 2\n'
-        f"[labelled]\n{synth_table(0, 8)}[[unlabelled]]\n{synth_table(1, 4)}[[unlabelled]]\n{synth_table(2, 4, other)}"
+        f"[labelled]\n{synth_table(0, 8)}"
+        f"[[unlabelled]]\n{synth_table(1, 4)}[[unlabelled]]\n{synth_table(2, 4, other)}"
         f"[teacher]\n{TINY_MODEL}[expansion]\n{TINY_MODEL}"
         f"[distillation]\n{TINY_MODEL}sizes = {{ conv_channels = 4, attention_width = 16 }}\n"
         f"[teacher_fit]\n{TINY_FIT}[student_fit]\n{TINY_FIT}"
@@ -55,7 +58,9 @@ def test_the_experiment_reports_teacher_and_both_students(experiment: Path) -> N
     report = json.loads((experiment / "experiment" / "report.json").read_text())
     rows = report["models"]
     assert set(rows) == {"teacher", "expansion", "distillation"}
-    assert rows["expansion"]["parameters"] == rows["teacher"]["parameters"] > rows["distillation"]["parameters"]
+    assert (
+        rows["expansion"]["parameters"] == rows["teacher"]["parameters"] > rows["distillation"]["parameters"]
+    )
     for row in rows.values():
         assert 0.0 <= row["test_song_pr_auc"] <= 1.0 and 0.0 <= row["test_chunk_roc_auc"] <= 1.0
         assert row["training_seconds"] > 0
@@ -77,7 +82,9 @@ def test_the_best_student_is_exported_in_the_service_format_with_its_metrics(exp
     assert set(metadata.card.metrics["test"]["chunk"]["per_tag"]) <= set(VOCABULARY)
 
     loaded = tf.saved_model.load(str(version_dir))
-    student = keras.models.load_model(experiment / "experiment" / "runs" / report["exported_student"] / "model.keras")
+    student = keras.models.load_model(
+        experiment / "experiment" / "runs" / report["exported_student"] / "model.keras"
+    )
     waveform = np.random.default_rng(0).normal(scale=0.1, size=(3, metadata.chunk_samples)).astype(np.float32)
     np.testing.assert_allclose(
         loaded.serving_default(waveform)["scores"].numpy(), student(waveform)["scores"].numpy(), atol=1e-5
@@ -89,8 +96,20 @@ def test_evaluate_command_scores_the_exported_model_and_updates_its_card(experim
     test_split = experiment / "experiment" / "data" / "splits" / "test.csv"
     output = experiment / "evaluation.json"
     before = read_metadata(version_dir).card.metrics["test"]
-    main(["evaluate", "--model", str(version_dir), "--manifest", str(test_split), "--num-chunks", "2",
-          "--output", str(output), "--update-card"])
+    main(
+        [
+            "evaluate",
+            "--model",
+            str(version_dir),
+            "--manifest",
+            str(test_split),
+            "--num-chunks",
+            "2",
+            "--output",
+            str(output),
+            "--update-card",
+        ]
+    )
     evaluation = json.loads(output.read_text())
     card = read_metadata(version_dir).card
     assert card.metrics["test"] == evaluation
@@ -99,7 +118,9 @@ def test_evaluate_command_scores_the_exported_model_and_updates_its_card(experim
     assert evaluation["song"]["excluded_tags"] == before["song"]["excluded_tags"]
 
 
-def write_run_config(path: Path, experiment: Path, run_dir: Path, extra: str = "", fit: str = TINY_FIT) -> Path:
+def write_run_config(
+    path: Path, experiment: Path, run_dir: Path, extra: str = "", fit: str = TINY_FIT
+) -> Path:
     splits = experiment / "experiment" / "data" / "splits"
     path.write_text(
         f'run_dir = "{run_dir}"\n{extra}[model]\n{TINY_MODEL}'
@@ -113,7 +134,9 @@ def write_run_config(path: Path, experiment: Path, run_dir: Path, extra: str = "
 
 def test_noisy_student_command_runs_rounds_with_each_student_teaching_the_next(experiment: Path) -> None:
     config = write_run_config(
-        experiment / "student.toml", experiment, experiment / "students",
+        experiment / "student.toml",
+        experiment,
+        experiment / "students",
         extra=f'teacher = "{experiment / "experiment" / "runs" / "teacher"}"\n',
         fit=TINY_FIT.replace("epochs = 2", "epochs = 1"),
     )
@@ -131,14 +154,21 @@ def epochs_logged(history: Path) -> list[int]:
 
 def test_an_interrupted_training_run_resumes_where_it_stopped(experiment: Path) -> None:
     run_dir = experiment / "resumed"
-    config = write_run_config(experiment / "teacher.toml", experiment, run_dir,
-                              fit=TINY_FIT.replace("epochs = 2", "epochs = 4"))
+    config = write_run_config(
+        experiment / "teacher.toml", experiment, run_dir, fit=TINY_FIT.replace("epochs = 2", "epochs = 4")
+    )
     assert load_config(config, SupervisedConfig).fit.epochs == 4
     command = [sys.executable, "-m", "training", "train", "--config", str(config)]
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    process = subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 240
-    while len(epochs_logged(run_dir / "history.csv")) < 2 and process.poll() is None and time.monotonic() < deadline:
+    while (
+        len(epochs_logged(run_dir / "history.csv")) < 2
+        and process.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
     process.wait()

@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, required=True, help="an exported version, saved_models/<name>/<version>")
+    parser.add_argument(
+        "--model", type=Path, required=True, help="an exported version, saved_models/<name>/<version>"
+    )
     parser.add_argument("--manifest", type=Path, required=True, help="labelled tracks, e.g. a test split")
     parser.add_argument("--num-chunks", type=int, default=8, help="evenly spaced chunks per song")
     parser.add_argument("--batch-size", type=int, default=32)

@@ -1,4 +1,4 @@
-"""`python -m training noisy-student --config student.toml`: teach a student with a trained teacher's pseudo-labels."""
+"""`python -m training noisy-student --config student.toml`: a student taught by a trained teacher."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from training.train import TaggingData, TrainedModel, distribution_strategy
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, required=True, help="TOML file (see training/configs/)")
-    parser.add_argument("--rounds", type=int, help="override the config: each round's student teaches the next")
+    parser.add_argument(
+        "--rounds", type=int, help="override the config: each round's student teaches the next"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

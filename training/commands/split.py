@@ -31,16 +31,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--vocabulary", type=Path, help="needed with --oversample-min-positives")
     parser.add_argument(
-        "--oversample-min-positives", type=int, default=0, help="repeat training tracks of rarer tags up to this count"
+        "--oversample-min-positives",
+        type=int,
+        default=0,
+        help="repeat training tracks of rarer tags up to this count",
     )
-    parser.add_argument("--unlabelled", type=Path, help="also check an unlabelled pool shares nothing with valid/test")
+    parser.add_argument(
+        "--unlabelled", type=Path, help="also check an unlabelled pool shares nothing with valid/test"
+    )
     parser.add_argument("--format", choices=("csv", "jsonl"), default="csv")
 
 
 def run(args: argparse.Namespace) -> int:
     configure_logging()
     splits = split_by_group(
-        read_manifest(args.manifest), valid_fraction=args.valid_fraction, test_fraction=args.test_fraction, seed=args.seed
+        read_manifest(args.manifest),
+        valid_fraction=args.valid_fraction,
+        test_fraction=args.test_fraction,
+        seed=args.seed,
     )
     if args.oversample_min_positives:
         if args.vocabulary is None:

@@ -11,12 +11,18 @@ from training.synth import DEFAULT_SOUNDFONT, SynthConfig, generate
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = SynthConfig()
-    parser.add_argument("--output", type=Path, required=True, help="folder for audio/, midi/, the manifest and vocabulary")
+    parser.add_argument(
+        "--output", type=Path, required=True, help="folder for audio/, midi/, the manifest and vocabulary"
+    )
     parser.add_argument("--num-artists", type=int, default=defaults.num_artists)
     parser.add_argument("--songs-per-artist", type=int, default=defaults.songs_per_artist)
     parser.add_argument("--seconds", type=float, default=defaults.seconds, help="length of every song")
-    parser.add_argument("--sample-rate", type=int, default=defaults.sample_rate, help="rate of the rendered files")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="the same seed renders the same songs")
+    parser.add_argument(
+        "--sample-rate", type=int, default=defaults.sample_rate, help="rate of the rendered files"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=defaults.seed, help="the same seed renders the same songs"
+    )
     parser.add_argument("--soundfont", type=Path, default=DEFAULT_SOUNDFONT, help="a General MIDI .sf2 file")
     parser.add_argument("--jobs", type=int, default=defaults.jobs, help="fluidsynth processes at once")
 
