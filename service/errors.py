@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from service.audio import (
     AudioError,
@@ -33,6 +34,8 @@ ERROR_STATUS: dict[type[Exception], int] = {
     UnknownModelError: 404,
     NotReadyError: 503,
     QueueFullError: 503,
+    # Nobody reads this answer; it keeps an aborted upload out of the error log and the 5xx count.
+    ClientDisconnect: 400,
 }
 
 
@@ -43,7 +46,8 @@ def status_for(error: Exception) -> int:
 async def domain_error_response(request: Request, error: Exception) -> JSONResponse:
     status = status_for(error)
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
-    return JSONResponse({"detail": str(error)}, status_code=status, headers=headers)
+    detail = str(error) or "the client closed the connection before the upload was complete"
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
 def add_error_handlers(app: FastAPI) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +13,7 @@ import httpx
 import pytest
 from audio_files import make_audio
 from server_process import ServerProcess
-from service_helpers import API_KEY, MAX_DURATION_S, MAX_UPLOAD_MB, upload
+from service_helpers import API_KEY, MAX_DURATION_S, MAX_UPLOAD_MB, metric, upload
 
 UNKNOWN_ID = "0123456789abcdef" * 2
 
@@ -97,6 +99,26 @@ def test_streamed_oversized_body_is_413_while_it_arrives(client: httpx.Client) -
     )
     assert "content-length" not in response.request.headers
     assert_error(response, 413, f"larger than the {MAX_UPLOAD_MB:g} MB limit")
+
+
+def test_an_upload_abandoned_halfway_is_no_server_error(server: ServerProcess, client: httpx.Client) -> None:
+    aborted_before = metric(client, "tagger_http_requests_total", method="POST", route="/tag", status="400")
+    with socket.create_connection(("127.0.0.1", server.port)) as raw:
+        raw.sendall(
+            b"POST /tag HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + f"X-API-Key: {API_KEY}\r\n".encode()
+            + b"Content-Type: multipart/form-data; boundary=cut\r\nContent-Length: 100000\r\n\r\n"
+            + b'--cut\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nRIFF'
+        )
+    deadline = time.monotonic() + 10
+    while (
+        metric(client, "tagger_http_requests_total", method="POST", route="/tag", status="400")
+        == aborted_before
+    ):
+        assert time.monotonic() < deadline, "the aborted upload was never accounted for"
+        time.sleep(0.1)
+    assert metric(client, "tagger_http_requests_total", method="POST", route="/tag", status="500") == 0
+    assert client.get("/healthz").status_code == 200
 
 
 def test_audio_longer_than_the_limit_is_413(client: httpx.Client, tmp_path: Path) -> None:
