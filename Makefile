@@ -10,7 +10,7 @@ DEFAULT_MODEL := saved_models/MSD_musicnn/1/saved_model.pb
 serve: $(VENV)/.installed $(DEFAULT_MODEL)
 	$(PY) -m service
 
-test: $(VENV)/.installed system-deps debian-music $(DEFAULT_MODEL)
+test: $(VENV)/.installed-test system-deps debian-music $(DEFAULT_MODEL)
 	$(PY) -m pytest
 
 # Debian packages the tests and the synthetic-data generator use; installed only when one is missing.
@@ -32,6 +32,11 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m pip install -q -r requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
 	$(PY) -m pip install -q --no-deps musicnn==0.1.0
+	touch $@
+
+# Test-only packages (the Beam extra, Docker file checkers) on top of the runtime set.
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
+	$(PY) -m pip install -q -r requirements.lock -r requirements-test.lock
 	touch $@
 
 # The pretrained models are ported offline from the checkpoints inside the installed musicnn wheel.
