@@ -48,7 +48,7 @@ LEVEL_TIME_LIMIT_S = 120.0  # no new requests are started after this; the level 
 SONG_SECONDS = 30.0
 MODES = {"on": {"TAGGER_BATCHING": "true"}, "off": {"TAGGER_BATCHING": "false"}}
 MODEL_BATCH_SIZES = (1, 2, 4, 8, 16, 32)
-MODEL_RUNS = 5
+MODEL_RUNS = 10
 
 logger = logging.getLogger(__name__)
 
@@ -80,10 +80,10 @@ def requests_at(clients: int) -> int:
 
 def pick_model(scratch: Path) -> tuple[Path, str, str]:
     """(models dir, model name, description): MSD_musicnn when exported, else a tiny stand-in."""
-    models_dir = Path(os.environ.get("TAGGER_MODELS_DIR", "saved_models")).resolve()
+    models_dir = Path(os.environ.get("TAGGER_MODELS_DIR", "saved_models"))
     if models_dir.is_dir() and PREFERRED_MODEL in latest_versions(models_dir):
         return (
-            models_dir,
+            models_dir.resolve(),
             PREFERRED_MODEL,
             f"`{PREFERRED_MODEL}` from `{models_dir}` (ported musicnn, 16 kHz, 3 s windows)",
         )
