@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -21,8 +23,10 @@ class Doubler:
         return [2 * item for item in items]
 
 
-def run_with_batcher(handler: Doubler, scenario, **limits: float) -> object:
-    async def main() -> object:
+def run_with_batcher(
+    handler: Doubler, scenario: Callable[[Batcher[int, int]], Awaitable[Any]], **limits: Any
+) -> Any:
+    async def main() -> Any:
         with ThreadPoolExecutor(1) as executor:
             batcher = Batcher(handler, executor=executor, **limits)
             batcher.start()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -150,7 +151,7 @@ def test_a_slow_upload_does_not_block_other_requests(server: ServerProcess, tmp_
     ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
 
-    async def trickle() -> object:
+    async def trickle() -> AsyncIterator[bytes]:
         yield head
         for start in range(0, len(slow_song), len(slow_song) // 6 + 1):
             await asyncio.sleep(0.5)
