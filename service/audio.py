@@ -86,7 +86,9 @@ def load_audio(
     return _resample(waveform, source_rate, sample_rate)
 
 
-def _decode_mono(source: str | os.PathLike[str] | BinaryIO, *, max_seconds: float | None) -> tuple[np.ndarray, int]:
+def _decode_mono(
+    source: str | os.PathLike[str] | BinaryIO, *, max_seconds: float | None
+) -> tuple[np.ndarray, int]:
     try:
         container = av.open(source, mode="r", options={"format_whitelist": ALLOWED_CONTAINERS})
     except (av.FFmpegError, UnicodeDecodeError) as error:

@@ -29,6 +29,8 @@ def make_audio(
 
     `codec` overrides the encoder chosen from the extension (e.g. `["-c:a", "pcm_s24le"]`).
     """
+    if seconds <= 0:
+        raise ValueError(f"`seconds` must be positive (ffmpeg would never stop). Received: seconds={seconds}")
     if source == "music":
         graph = (
             f"sine=f=220:r={sample_rate}:d={seconds},volume=0.3[a];"
