@@ -90,13 +90,24 @@ class Batcher(Generic[Item, Result]):
         futures = [loop.create_future() for _ in items]
         self._pending.extend(_Entry(item, future, now) for item, future in zip(items, futures, strict=True))
         self._arrived.set()
-        return list(await asyncio.gather(*futures))
+        try:
+            return list(await asyncio.gather(*futures))
+        except asyncio.CancelledError:
+            self._abandon(set(futures))
+            raise
+
+    def _abandon(self, futures: set[asyncio.Future[Result]]) -> None:
+        """Drop a cancelled request's waiting items (timeout, client gone): they neither run nor hold room."""
+        kept = [entry for entry in self._pending if entry.future not in futures]
+        self._pending.clear()
+        self._pending.extend(kept)
 
     async def _run(self) -> None:
         while True:
             if not self._pending:
                 self._arrived.clear()
                 await self._arrived.wait()
+                continue  # what arrived may have been abandoned meanwhile
             await self._wait_for_company()
             batch = self._take_batch()
             if batch:
