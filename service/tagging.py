@@ -7,24 +7,21 @@ store) and knows nothing about HTTP; the routes translate its exceptions into st
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from service.audio import load_audio
 from service.batcher import Batcher
-from service.chunking import cut_chunks, hop_samples
 from service.inference import ChunkPrediction, ServingModel, configure_tensorflow
 from service.metrics import Metrics
 from service.model_format import ModelMetadata, latest_versions, read_metadata
 from service.settings import Settings
+from service.song import TagPlan, build_record, decode_windows
 from service.store import ResultStore, TagRecord
 from service.upload import Upload
 
@@ -37,23 +34,6 @@ class UnknownModelError(LookupError):
 
 class NotReadyError(RuntimeError):
     """Models are still loading (or failed to load)."""
-
-
-@dataclass(frozen=True)
-class TagPlan:
-    """A validated tagging request: which model, which hop (in samples)."""
-
-    model: ModelMetadata
-    hop: int
-
-    @property
-    def hop_seconds(self) -> float:
-        return self.hop / self.model.sample_rate
-
-    def result_id(self, content_sha256: str) -> str:
-        """Same audio, model version and hop give the same id, so results are computed once."""
-        key = f"{content_sha256}\n{self.model.name}\n{self.model.version}\n{self.hop}"
-        return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def read_catalog(models_dir: Path, default_model: str) -> dict[str, tuple[Path, ModelMetadata]]:
@@ -158,9 +138,7 @@ class TaggingService:
         name = model_name or self.settings.default_model
         if name not in self.catalog:
             raise UnknownModelError(f"no model named {name!r}; available: {sorted(self.catalog)}")
-        metadata = self.catalog[name][1]
-        hop = hop_samples(hop_seconds, chunk_samples=metadata.chunk_samples, sample_rate=metadata.sample_rate)
-        return TagPlan(metadata, hop)
+        return TagPlan.for_model(self.catalog[name][1], hop_seconds)
 
     async def lookup(self, result_id: str) -> TagRecord | None:
         return await asyncio.to_thread(self.store.get, result_id)
@@ -176,44 +154,22 @@ class TaggingService:
         batcher = self._batchers.get(model.name)
         if batcher is None:
             raise NotReadyError(self.load_error or "the models are still loading")
-        duration, chunks, starts = await asyncio.get_running_loop().run_in_executor(
-            self._decode_pool, self._decode_and_cut, upload.path, plan
+        song = await asyncio.get_running_loop().run_in_executor(
+            self._decode_pool,
+            partial(
+                decode_windows,
+                upload.path,
+                plan,
+                min_seconds=self.settings.min_duration_s,
+                max_seconds=self.settings.max_duration_s,
+            ),
         )
-        predictions = await batcher.submit(chunks)
-        taggram = np.stack([prediction.scores for prediction in predictions])
-        embeddings = np.stack([prediction.embedding for prediction in predictions])
-        record = TagRecord(
-            id=result_id,
-            model_name=model.name,
-            model_version=model.version,
-            tags=model.tags,
-            duration=duration,
-            chunk_seconds=model.chunk_seconds,
-            hop_seconds=plan.hop_seconds,
-            times=starts / model.sample_rate,
-            taggram=taggram,
-            scores=taggram.mean(axis=0),
-            embedding=embeddings.mean(axis=0),
+        predictions = await batcher.submit(song.chunks)
+        record = build_record(
+            result_id, plan, duration=song.duration, starts=song.starts, predictions=predictions
         )
         await asyncio.to_thread(self.store.save, record)
-        self.metrics.chunks.labels(model.name).inc(len(chunks))
-        self.metrics.audio_seconds.labels(model.name).inc(duration)
+        self.metrics.chunks.labels(model.name).inc(len(song.chunks))
+        self.metrics.audio_seconds.labels(model.name).inc(song.duration)
         self.metrics.results.labels(model.name, "computed").inc()
         return record
-
-    def _decode_and_cut(self, path: Path, plan: TagPlan) -> tuple[float, list[np.ndarray], np.ndarray]:
-        """(duration in seconds, windows, window start samples); runs on the decode pool."""
-        waveform = load_audio(
-            path,
-            sample_rate=plan.model.sample_rate,
-            min_seconds=self.settings.min_duration_s,
-            max_seconds=self.settings.max_duration_s,
-        )
-        duration = waveform.size / plan.model.sample_rate
-        if not plan.model.frontend["center"]:
-            # A front end that does not centre each window expects the song centred once, as librosa
-            # does (see training/musicnn.py): frame j of window k is then centred on sample
-            # k·hop + j·hop_length, as with a centring front end.
-            waveform = np.pad(waveform, (plan.model.frontend["n_fft"] // 2, 0))
-        chunks, starts = cut_chunks(waveform, chunk_samples=plan.model.chunk_samples, hop=plan.hop)
-        return duration, chunks, starts
