@@ -97,6 +97,8 @@ def _decode_mono(
         if not container.streams.audio:
             raise UndecodableAudioError(f"the {container.format.name!r} file has no audio stream")
         stream = container.streams.audio[0]
+        if stream.codec_context is None:  # FFmpeg found no decoder for what the header describes
+            raise UndecodableAudioError(f"the {container.format.name!r} file's audio codec is not supported")
         source_rate = stream.codec_context.sample_rate
         if not MIN_SAMPLE_RATE <= source_rate <= MAX_SAMPLE_RATE:
             raise UndecodableAudioError(
@@ -104,14 +106,16 @@ def _decode_mono(
             )
         max_samples = None if max_seconds is None else int(max_seconds * source_rate)
         _check_declared_duration(stream, max_seconds)
-        # Convert every sample format (int8..int32, float, planar or packed) to planar float32.
-        to_float = av.AudioResampler(format="fltp")
+        # Convert every sample format (int8..int32, float, planar or packed) to packed float32. Not
+        # planar: PyAV 18 reads a ninth, missing plane of 8-channel planar frames and crashes the process.
+        to_float = av.AudioResampler(format="flt")
         blocks: list[np.ndarray] = []
         num_samples = 0
         try:
             for frame in container.decode(stream):
                 for converted in to_float.resample(frame):
-                    block = converted.to_ndarray().mean(axis=0, dtype=np.float32)
+                    channels = converted.layout.nb_channels
+                    block = converted.to_ndarray().reshape(-1, channels).mean(axis=1, dtype=np.float32)
                     num_samples += block.size
                     if max_samples is not None and num_samples > max_samples:
                         raise AudioTooLongError(f"the audio is longer than the {max_seconds:g} s limit")
