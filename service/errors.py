@@ -17,7 +17,7 @@ from service.audio import (
 )
 from service.batcher import QueueFullError
 from service.chunking import InvalidHopError
-from service.tagging import NotReadyError, UnknownModelError
+from service.tagging import NotReadyError, RequestTimeoutError, UnknownModelError
 from service.upload import MalformedUploadError, NotMultipartError, UploadTooLargeError
 
 RETRY_AFTER_SECONDS = 5
@@ -34,6 +34,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     UnknownModelError: 404,
     NotReadyError: 503,
     QueueFullError: 503,
+    RequestTimeoutError: 503,  # overloaded: the same advice as a full queue, retry later
     # Nobody reads this answer; it keeps an aborted upload out of the error log and the 5xx count.
     ClientDisconnect: 400,
 }

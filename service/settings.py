@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     max_wait_ms: float = Field(10.0, ge=0)
     batching: bool = True
     max_queued_chunks: int = Field(4096, ge=1)
+    # Longest a request may wait for decoding and the model once uploaded; then it is answered 503 and its
+    # queued windows are dropped. Upload time is not counted: it depends on the client's link, not on load.
+    request_timeout_s: float = Field(120.0, gt=0)
+    # On SIGTERM, requests in flight get this long to finish before the server stops regardless.
+    shutdown_timeout_s: float = Field(25.0, ge=0)
 
     decode_workers: int = Field(default_factory=available_cpus, ge=1)
     tf_intra_op_threads: int = Field(default_factory=available_cpus, ge=1)

@@ -21,7 +21,7 @@ from service.inference import ChunkPrediction, ServingModel, configure_tensorflo
 from service.metrics import Metrics
 from service.model_format import ModelMetadata, latest_versions, read_metadata
 from service.settings import Settings
-from service.song import TagPlan, build_record, decode_windows
+from service.song import SongWindows, TagPlan, build_record, decode_windows
 from service.store import ResultStore, TagRecord
 from service.upload import Upload
 
@@ -34,6 +34,10 @@ class UnknownModelError(LookupError):
 
 class NotReadyError(RuntimeError):
     """Models are still loading (or failed to load)."""
+
+
+class RequestTimeoutError(TimeoutError):
+    """Decoding and the model took longer than TAGGER_REQUEST_TIMEOUT_S; the request's work was dropped."""
 
 
 def read_catalog(models_dir: Path, default_model: str) -> dict[str, tuple[Path, ModelMetadata]]:
@@ -154,6 +158,30 @@ class TaggingService:
         batcher = self._batchers.get(model.name)
         if batcher is None:
             raise NotReadyError(self.load_error or "the models are still loading")
+        timeout = self.settings.request_timeout_s
+        try:
+            song, predictions = await asyncio.wait_for(self._infer(plan, upload, batcher), timeout)
+        except asyncio.TimeoutError as error:
+            raise RequestTimeoutError(
+                f"tagging took longer than the {timeout:g} s limit, so the request was dropped; "
+                "the service is busy, retry later"
+            ) from error
+        record = build_record(
+            result_id, plan, duration=song.duration, starts=song.starts, predictions=predictions
+        )
+        await asyncio.to_thread(self.store.save, record)
+        self.metrics.chunks.labels(model.name).inc(len(song.chunks))
+        self.metrics.audio_seconds.labels(model.name).inc(song.duration)
+        self.metrics.results.labels(model.name, "computed").inc()
+        return record
+
+    async def _infer(
+        self, plan: TagPlan, upload: Upload, batcher: Batcher[np.ndarray, ChunkPrediction]
+    ) -> tuple[SongWindows, list[ChunkPrediction]]:
+        """Decode on the decode pool, then the batched model; cancelling drops the windows still queued.
+
+        A decode already running finishes in its thread (bounded by TAGGER_MAX_DURATION_S), unused.
+        """
         song = await asyncio.get_running_loop().run_in_executor(
             self._decode_pool,
             partial(
@@ -164,12 +192,4 @@ class TaggingService:
                 max_seconds=self.settings.max_duration_s,
             ),
         )
-        predictions = await batcher.submit(song.chunks)
-        record = build_record(
-            result_id, plan, duration=song.duration, starts=song.starts, predictions=predictions
-        )
-        await asyncio.to_thread(self.store.save, record)
-        self.metrics.chunks.labels(model.name).inc(len(song.chunks))
-        self.metrics.audio_seconds.labels(model.name).inc(song.duration)
-        self.metrics.results.labels(model.name, "computed").inc()
-        return record
+        return song, await batcher.submit(song.chunks)
