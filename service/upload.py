@@ -13,7 +13,6 @@ import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,8 +22,6 @@ from python_multipart.multipart import parse_options_header
 
 # Room for multipart boundaries, part headers and small extra fields around the file.
 ENVELOPE_BYTES = 64 * 1024
-# A part's headers (Content-Disposition, Content-Type) take a few hundred bytes; more is hostile.
-MAX_PART_HEADER_BYTES = 16 * 1024
 
 
 class UploadError(ValueError):
@@ -66,14 +63,13 @@ class _FilePartWriter:
         self._in_target = False
         self._header_field = bytearray()
         self._header_value = bytearray()
-        self._header_bytes = 0
         self._disposition = b""
 
     def callbacks(self) -> dict[str, object]:
         return {
             "on_part_begin": self._part_begin,
-            "on_header_field": partial(self._header_data, self._header_field),
-            "on_header_value": partial(self._header_data, self._header_value),
+            "on_header_field": lambda data, start, end: self._header_field.extend(data[start:end]),
+            "on_header_value": lambda data, start, end: self._header_value.extend(data[start:end]),
             "on_header_end": self._header_end,
             "on_headers_finished": self._headers_finished,
             "on_part_data": self._part_data,
@@ -82,15 +78,6 @@ class _FilePartWriter:
 
     def _part_begin(self) -> None:
         self._disposition = b""
-        self._header_bytes = 0
-
-    def _header_data(self, target: bytearray, data: bytes, start: int, end: int) -> None:
-        self._header_bytes += end - start
-        if self._header_bytes > MAX_PART_HEADER_BYTES:
-            raise MalformedUploadError(
-                f"a multipart part has more than {MAX_PART_HEADER_BYTES // 1024} KB of headers"
-            )
-        target.extend(data[start:end])
 
     def _header_end(self) -> None:
         if bytes(self._header_field).strip().lower() == b"content-disposition":
