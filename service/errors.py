@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
+from service.aggregate import MixedModelsError
 from service.audio import (
     AudioError,
     AudioTooLongError,
@@ -32,6 +33,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     MalformedUploadError: 422,
     InvalidHopError: 422,
     UnknownModelError: 404,
+    MixedModelsError: 422,
     NotReadyError: 503,
     QueueFullError: 503,
     RequestTimeoutError: 503,  # overloaded: the same advice as a full queue, retry later

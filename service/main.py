@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from service.errors import add_error_handlers
 from service.metrics import Metrics
 from service.request_metrics import RequestMetricsMiddleware
-from service.routes import health, metrics, models, tagging
+from service.routes import aggregate, health, metrics, models, tagging
 from service.settings import get_settings
 from service.tagging import TaggingService
 
@@ -51,6 +51,6 @@ def create_app() -> FastAPI:
     )
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics_registry)
     add_error_handlers(app)
-    for module in (tagging, models, health, metrics):
+    for module in (tagging, aggregate, models, health, metrics):
         app.include_router(module.router)
     return app

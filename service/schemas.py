@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
+from service.aggregate import TrackSetMean
 from service.model_format import ModelCard
 from service.store import TagRecord
+
+MAX_AGGREGATE_IDS = 10_000
 
 
 class ErrorDetail(BaseModel):
@@ -107,3 +110,38 @@ class Readiness(BaseModel):
     status: Literal["ready", "loading", "failed"]
     models: dict[str, int] = Field(description="Served model names and versions.")
     detail: str | None = None
+
+
+class AggregateRequest(BaseModel):
+    """A set of tracks to average: an artist's songs, the tracks a curator accepted, …"""
+
+    ids: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]] = Field(
+        min_length=1,
+        max_length=MAX_AGGREGATE_IDS,
+        description="Result ids (from POST /tag or the batch tools); an id given twice counts once.",
+    )
+    model: str | None = Field(
+        None, description="If given, every stored result must come from this model (422 otherwise)."
+    )
+
+
+class AggregateResult(BaseModel):
+    """The mean song vector and embedding over the stored results, every track weighing the same."""
+
+    model: ModelRef
+    count: int = Field(description="Results averaged: the distinct requested ids that are stored.")
+    tags: list[str]
+    scores: list[float] = Field(description="Mean song-level score of every tag, in the order of `tags`.")
+    embedding: list[float] = Field(description="Mean song-level embedding.")
+    missing: list[str] = Field(description="Requested ids with no stored result, left out of the mean.")
+
+    @classmethod
+    def from_mean(cls, mean: TrackSetMean, *, missing: list[str]) -> AggregateResult:
+        return cls(
+            model=ModelRef(name=mean.model_name, version=mean.model_version),
+            count=mean.count,
+            tags=mean.tags,
+            scores=mean.scores.tolist(),
+            embedding=mean.embedding.tolist(),
+            missing=missing,
+        )
