@@ -1,0 +1,37 @@
+"""Reliability fixtures: a tiny real model and one shared guarded server (key, limits, debug logs)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from reliability_helpers import running_server
+from server_process import ServerProcess
+from service_helpers import DEFAULT_MODEL
+from tiny_model import export_tiny_model
+
+# Larger than the service tests' 1 MB so that 8-channel 96 kHz audio reaches the decoder.
+GUARDED_UPLOAD_MB = 8
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("reliability_models")
+    export_tiny_model(directory, name=DEFAULT_MODEL, sample_rate=16_000, chunk_samples=16_000, seed=1)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def guarded_server(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The server hostile input, access control and contract fuzzing run against; logs at debug level."""
+    directory = tmp_path_factory.mktemp("guarded")
+    (directory / "uploads").mkdir()
+    with running_server(
+        models_dir,
+        directory,
+        TAGGER_MAX_UPLOAD_MB=str(GUARDED_UPLOAD_MB),
+        TAGGER_UPLOAD_DIR=str(directory / "uploads"),
+        TAGGER_LOG_LEVEL="debug",
+    ) as server:
+        yield server
