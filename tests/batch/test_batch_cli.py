@@ -1,0 +1,131 @@
+"""`python -m service.batch tag` for real: subprocesses, ffmpeg-made audio, a real SQLite store.
+
+The `tagged` fixture ran the folder with `--limit 3`, then the manifest (which also names a file
+that does not exist), both with the server's TAGGER_* settings and into its database.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import time
+from contextlib import closing
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+from audio_files import make_audio
+from batch_helpers import REPO, Catalogue, batch_command, batch_env, run_batch
+from conftest import TaggedCatalogue
+from service_helpers import DEFAULT_MODEL
+
+from service.store import ResultStore
+
+
+def test_a_limited_run_stops_and_the_next_run_resumes_without_redoing_work(
+    catalogue: Catalogue, tagged: TaggedCatalogue
+) -> None:
+    first, second = tagged.first, tagged.second
+    # One decode thread takes the folder in order: a.mp3, b.flac, broken.mp3, then the limit.
+    assert first["total"] == 7  # the folder's audio files (the manifest beside them is not audio)
+    assert (first["tagged"], first["failed"], first["skipped"], first["not_reached"]) == (2, 1, 0, 4)
+
+    assert second["total"] == 8 and second["not_reached"] == 0 and not second["interrupted"]
+    assert second["skipped"] == 2, "what the first run stored is not decoded again"
+    assert second["tagged"] == len(catalogue.good) - 2
+    assert second["failed"] == 4, "the bad files are tried again (they may have been fixed) and fail again"
+
+    store = ResultStore(tagged.db)
+    rows = [json.loads(line) for line in tagged.exports["jsonl"].read_text().splitlines()]
+    records = [store.get(row["id"]) for row in rows]
+    computed_before = [record for record in records if record.created_at < tagged.second_started_at]
+    assert len(computed_before) == 2, "results of the first run keep their first timestamps"
+    store.close()
+
+
+def test_each_file_that_cannot_be_tagged_is_recorded_with_its_reason(
+    catalogue: Catalogue, tagged: TaggedCatalogue
+) -> None:
+    with closing(sqlite3.connect(tagged.db)) as connection:
+        rows = connection.execute(
+            "SELECT path, model_name, error, reason FROM failures ORDER BY path"
+        ).fetchall()
+    failures = {Path(path).name: (model, error, reason) for path, model, error, reason in rows}
+    assert set(failures) == {"broken.mp3", "e.m4a", "gone.mp3", "short.wav"}
+    assert {model for model, _, _ in failures.values()} == {DEFAULT_MODEL}
+    assert failures["broken.mp3"][1] == "UndecodableAudioError"
+    assert failures["e.m4a"][1] == "AudioTooLongError" and "3.4 s" in failures["e.m4a"][2]
+    assert failures["short.wav"][1] == "AudioTooShortError" and "0.5 s" in failures["short.wav"][2]
+    assert failures["gone.mp3"][1] == "FileNotFoundError"
+
+
+def test_the_exports_hold_every_tagged_track_with_its_stored_vectors(
+    catalogue: Catalogue, tagged: TaggedCatalogue
+) -> None:
+    jsonl = [json.loads(line) for line in tagged.exports["jsonl"].read_text().splitlines()]
+    parquet = pq.read_table(tagged.exports["parquet"]).to_pylist()
+    assert [row["path"] for row in jsonl] == [str(path) for path in catalogue.good], "manifest order"
+    assert [row["id"] for row in parquet] == [row["id"] for row in jsonl]
+    store = ResultStore(tagged.db)
+    for row, columns in zip(jsonl, parquet, strict=True):
+        record = store.get(row["id"])
+        assert row["model"] == columns["model"] == DEFAULT_MODEL and row["tags"] == record.tags
+        np.testing.assert_array_equal(row["scores"], record.scores)
+        np.testing.assert_array_equal(columns["scores"], record.scores)
+        np.testing.assert_array_equal(columns["embedding"], record.embedding)
+        np.testing.assert_allclose(record.scores, record.taggram.mean(axis=0), atol=1e-6)
+    store.close()
+
+
+def test_a_run_killed_with_sigkill_loses_no_stored_result_and_the_next_run_finishes(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    songs = [make_audio(folder / f"{i:02d}.wav", seconds=4 + i / 10) for i in range(24)]
+    db = tmp_path / "killed.db"
+    tag = ("tag", folder, "--db", db, "--models-dir", models_dir, "--model", DEFAULT_MODEL, "--hop", 0.125)
+    # Overlapping windows scored one at a time: a run long enough to be killed in the middle.
+    log = tmp_path / "killed.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            batch_command(*tag, "--batch-size", 1, "--workers", 1),
+            cwd=REPO,
+            env=batch_env(),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        stored = _wait_for_results(db, process)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+    stored_after_kill = _count_results(db)
+    assert stored <= stored_after_kill < len(songs), f"the run finished before the kill:\n{log.read_text()}"
+
+    (summary,) = run_batch(*tag)
+    assert summary["skipped"] == stored_after_kill and summary["tagged"] == len(songs) - stored_after_kill
+    assert summary["failed"] == 0 and _count_results(db) == len(songs)
+
+
+def _wait_for_results(db: Path, process: subprocess.Popen[bytes], timeout: float = 180) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the run ended (exit {process.returncode}) before it could be killed")
+        count = _count_results(db)
+        if count:
+            return count
+        time.sleep(0.01)
+    raise TimeoutError(f"no result stored in {timeout} s")
+
+
+def _count_results(db: Path) -> int:
+    try:
+        with closing(sqlite3.connect(db)) as connection:
+            return connection.execute("SELECT count(*) FROM results").fetchone()[0]
+    except sqlite3.OperationalError:  # the run has not created the table yet
+        return 0
