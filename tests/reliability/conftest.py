@@ -6,13 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from reliability_helpers import running_server
+from reliability_helpers import GUARDED_UPLOAD_MB, running_server
 from server_process import ServerProcess
 from service_helpers import DEFAULT_MODEL
 from tiny_model import export_tiny_model
-
-# Larger than the service tests' 1 MB so that 8-channel 96 kHz audio reaches the decoder.
-GUARDED_UPLOAD_MB = 8
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,8 @@ from server_process import ServerProcess  # noqa: E402
 from service_helpers import API_KEY, server_settings  # noqa: E402
 
 KIB_PER_MIB = 1024
+# The guarded server's upload cap: larger than the service tests' 1 MB so 8-channel 96 kHz audio is decoded.
+GUARDED_UPLOAD_MB = 8
 
 
 @contextmanager
