@@ -1,6 +1,7 @@
-"""`python -m bench [NAME ...]`: run benchmarks (all by default) and rewrite their sections of docs/benchmarks.md.
+"""`python -m bench [NAME ...]`: run benchmarks (default: all), rewrite their sections of docs/benchmarks.md.
 
-Each benchmark is a module with a `TITLE` and a `run() -> str` returning its Markdown body.
+Each benchmark is a module with a `TITLE` and a `run() -> str` returning its Markdown body. After
+the run the `targets` section is rebuilt from the target lines the benchmarks wrote.
 """
 
 from __future__ import annotations
@@ -8,10 +9,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 
-from bench.report import write_section
+from bench.report import write_section, write_targets_summary
 
 BENCHMARKS: dict[str, str] = {
+    "models": "bench.models",
     "decoders": "bench.decoders",
     "serve_load": "bench.serve_load",
 }
@@ -28,7 +31,10 @@ def main() -> None:
     for name in args.names or BENCHMARKS:
         module = importlib.import_module(BENCHMARKS[name])
         logging.info("running %s", name)
-        write_section(name, module.TITLE, module.run())
+        load_before = os.getloadavg()[0]
+        body = module.run()
+        write_section(name, module.TITLE, body, load=(load_before, os.getloadavg()[0]))
+    write_targets_summary()
 
 
 if __name__ == "__main__":

@@ -52,7 +52,21 @@ def tensorflow_io(path: Path) -> np.ndarray:
 
 def ffmpeg_cli(path: Path) -> np.ndarray:
     raw = subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(path), "-ac", "1", "-ar", str(RATE), "-f", "f32le", "-"],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-i",
+            str(path),
+            "-ac",
+            "1",
+            "-ar",
+            str(RATE),
+            "-f",
+            "f32le",
+            "-",
+        ],
         check=True,
         capture_output=True,
     ).stdout
@@ -67,7 +81,9 @@ CANDIDATES: dict[str, Callable[[Path], np.ndarray]] = {
 }
 
 
-def _cell(decode: Callable[[Path], np.ndarray], path: Path, seconds: float, baseline: float | None) -> tuple[str, float | None]:
+def _cell(
+    decode: Callable[[Path], np.ndarray], path: Path, seconds: float, baseline: float | None
+) -> tuple[str, float | None]:
     try:
         waveform = decode(path)
     except Exception as error:  # noqa: BLE001 - a candidate failing on a format is a result, not a crash
@@ -82,8 +98,18 @@ def _cell(decode: Callable[[Path], np.ndarray], path: Path, seconds: float, base
 
 def run() -> str:
     with tempfile.TemporaryDirectory() as tmp:
-        files = [(make_audio(Path(tmp) / f"30s.{ext}", seconds=30, channels=2,
-                             sample_rate=48_000 if ext == "opus" else 44_100), 30.0) for ext in FORMATS]
+        files = [
+            (
+                make_audio(
+                    Path(tmp) / f"30s.{ext}",
+                    seconds=30,
+                    channels=2,
+                    sample_rate=48_000 if ext == "opus" else 44_100,
+                ),
+                30.0,
+            )
+            for ext in FORMATS
+        ]
         files.append((make_audio(Path(tmp) / "4min.mp3", seconds=240, channels=2), 240.0))
         header = "| file | " + " | ".join(CANDIDATES) + " |\n|---|" + "---|" * len(CANDIDATES) + "\n"
         rows = []
@@ -98,9 +124,10 @@ def run() -> str:
         f"Median wall time over {RUNS} runs (min–max), and the ratio to our intake in the same run.\n\n"
         + header
         + "\n".join(rows)
-        + "\n\nChoice: PyAV + soxr. It is the only in-process candidate that reads every format the service must "
-        "accept (soundfile has no AAC/M4A; tensorflow-io's FFmpeg ops need FFmpeg 4.2 libraries and fail on M4A and "
-        "Opus here), it decodes frame by frame so a duration cap stops before a decompression bomb fills memory, "
-        "a demuxer whitelist keeps FFmpeg from following playlists, and soxr HQ is the resampler `librosa.load` "
-        "uses, which the musicnn parity relies on. The ffmpeg CLI pays a process start per file."
+        + "\n\nChoice: PyAV + soxr. It is the only in-process candidate that reads every format the "
+        "service must accept (soundfile has no AAC/M4A; tensorflow-io's FFmpeg ops need FFmpeg 4.2 "
+        "libraries and fail on M4A and Opus here), it decodes frame by frame so a duration cap stops "
+        "before a decompression bomb fills memory, a demuxer whitelist keeps FFmpeg from following "
+        "playlists, and soxr HQ is the resampler `librosa.load` uses, which the musicnn parity relies "
+        "on. The ffmpeg CLI pays a process start per file."
     )

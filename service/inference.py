@@ -57,11 +57,12 @@ class ServingModel:
         self.device = device
         with tf.device(device):
             self._saved_model = tf.saved_model.load(str(version_dir))
-        self._serve = self._saved_model.signatures[SIGNATURE]
+        # The exported `serving_default` function: waveform (batch, chunk_samples) -> scores, embedding.
+        self.signature = self._saved_model.signatures[SIGNATURE]
 
     def predict(self, chunks: list[np.ndarray]) -> list[ChunkPrediction]:
         with tf.device(self.device):
-            outputs = self._serve(waveform=tf.constant(np.stack(chunks), dtype=tf.float32))
+            outputs = self.signature(waveform=tf.constant(np.stack(chunks), dtype=tf.float32))
         scores = outputs[SCORES_OUTPUT].numpy()
         embeddings = outputs[EMBEDDING_OUTPUT].numpy()
         return [ChunkPrediction(s, e) for s, e in zip(scores, embeddings, strict=True)]
