@@ -11,7 +11,8 @@ import signal
 import sqlite3
 import subprocess
 import time
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -79,48 +80,63 @@ def test_the_exports_hold_every_tagged_track_with_its_stored_vectors(
     store.close()
 
 
-def test_a_run_killed_with_sigkill_loses_no_stored_result_and_the_next_run_finishes(
+def test_interrupted_and_killed_runs_lose_no_stored_result_and_the_next_run_finishes(
     models_dir: Path, tmp_path: Path
 ) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     songs = [make_audio(folder / f"{i:02d}.wav", seconds=4 + i / 10) for i in range(24)]
-    db = tmp_path / "killed.db"
+    db = tmp_path / "runs.db"
     tag = ("tag", folder, "--db", db, "--models-dir", models_dir, "--model", DEFAULT_MODEL, "--hop", 0.125)
-    # Overlapping windows scored one at a time: a run long enough to be killed in the middle.
-    log = tmp_path / "killed.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            batch_command(*tag, "--batch-size", 1, "--workers", 1),
-            cwd=REPO,
-            env=batch_env(),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        stored = _wait_for_results(db, process)
+    # Overlapping windows scored one at a time: runs long enough to be stopped in the middle.
+    slow = (*tag, "--batch-size", 1, "--workers", 1)
+
+    # Ctrl-C: the run stops, says what it did, and exits 130.
+    with _started(slow, tmp_path / "interrupted.log") as process:
+        _wait_for_results(db, process, more_than=0)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 130
+    interrupted = json.loads((tmp_path / "interrupted.log").read_text().splitlines()[-1])
+    assert interrupted["interrupted"] and 1 <= interrupted["tagged"] <= _count_results(db) < len(songs)
+
+    # kill -9 while resuming: no stored result is lost.
+    with _started(slow, tmp_path / "killed.log") as process:
+        _wait_for_results(db, process, more_than=_count_results(db))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
-    finally:
-        process.kill()
-    stored_after_kill = _count_results(db)
-    assert stored <= stored_after_kill < len(songs), f"the run finished before the kill:\n{log.read_text()}"
+    stored = _count_results(db)
+    assert stored < len(songs), f"the run finished before the kill:\n{(tmp_path / 'killed.log').read_text()}"
 
     (summary,) = run_batch(*tag)
-    assert summary["skipped"] == stored_after_kill and summary["tagged"] == len(songs) - stored_after_kill
+    assert summary["skipped"] == stored and summary["tagged"] == len(songs) - stored
     assert summary["failed"] == 0 and _count_results(db) == len(songs)
 
 
-def _wait_for_results(db: Path, process: subprocess.Popen[bytes], timeout: float = 180) -> int:
+@contextmanager
+def _started(args: tuple[object, ...], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The batch CLI as a background process, its stdout (the summary) in `log` and stderr discarded."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            batch_command(*args), cwd=REPO, env=batch_env(), stdout=output, stderr=subprocess.DEVNULL
+        )
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+
+def _wait_for_results(
+    db: Path, process: subprocess.Popen[bytes], *, more_than: int, timeout: float = 180
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"the run ended (exit {process.returncode}) before it could be killed")
-        count = _count_results(db)
-        if count:
-            return count
+            raise AssertionError(f"the run ended (exit {process.returncode}) before it could be stopped")
+        if _count_results(db) > more_than:
+            return
         time.sleep(0.01)
-    raise TimeoutError(f"no result stored in {timeout} s")
+    raise TimeoutError(f"no new result stored in {timeout} s")
 
 
 def _count_results(db: Path) -> int:
