@@ -83,13 +83,49 @@ def evaluate(
     batch_size: int = 32,
 ) -> dict[str, Any]:
     """Chunk- and song-level metrics of `predict` on `tracks`, decoded for the model's `frontend`."""
-    targets = multi_hot(tracks, vocabulary)
     predictions = predict_tracks(predict, tracks, frontend, num_chunks=num_chunks, batch_size=batch_size)
+    return score_predictions(predictions, multi_hot(tracks, vocabulary), vocabulary)
+
+
+def score_predictions(predictions: Predictions, targets: np.ndarray, vocabulary: list[str]) -> dict[str, Any]:
+    """Chunk- and song-level metrics of `predictions` for tracks with multi-hot `targets`."""
+    num_tracks = len(targets)
     return {
-        "num_tracks": len(tracks),
-        "chunks_per_track": num_chunks,
+        "num_tracks": num_tracks,
+        "chunks_per_track": len(predictions.track_index) // num_tracks,
         "chunk": tag_metrics(targets[predictions.track_index], predictions.chunk_scores, vocabulary),
         "song": tag_metrics(targets, predictions.song_scores, vocabulary),
+    }
+
+
+def bootstrap_pr_auc_difference(
+    targets: np.ndarray,
+    baseline_scores: np.ndarray,
+    candidate_scores: np.ndarray,
+    vocabulary: list[str],
+    *,
+    num_resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Candidate minus baseline macro PR-AUC, with a paired bootstrap over songs to say how sure it is.
+
+    Both models are scored on the same resampled songs each time. Returns the observed difference,
+    the 95% interval of the resampled differences, and the share of resamples where the candidate wins.
+    """
+    rng = np.random.default_rng(seed)
+
+    def difference(rows: np.ndarray) -> float:
+        candidate = tag_metrics(targets[rows], candidate_scores[rows], vocabulary)["pr_auc"]
+        return candidate - tag_metrics(targets[rows], baseline_scores[rows], vocabulary)["pr_auc"]
+
+    resampled = np.array(
+        [difference(rng.integers(len(targets), size=len(targets))) for _ in range(num_resamples)]
+    )
+    return {
+        "difference": difference(np.arange(len(targets))),
+        "interval_low": float(np.percentile(resampled, 2.5)),
+        "interval_high": float(np.percentile(resampled, 97.5)),
+        "candidate_better_share": float(np.mean(resampled > 0)),
     }
 
 

@@ -37,7 +37,13 @@ from training.dataset import (
     split_by_group,
     write_manifest,
 )
-from training.evaluate import evaluate, format_table, keras_predictor
+from training.evaluate import (
+    bootstrap_pr_auc_difference,
+    format_table,
+    keras_predictor,
+    predict_tracks,
+    score_predictions,
+)
 from training.export import export_model
 from training.noisy_student import train_student
 from training.synth import VOCABULARY, SynthConfig, generate
@@ -104,18 +110,33 @@ def run_experiment(config: ExperimentConfig, *, strategy: tf.distribute.Strategy
                 name=f"{kind}_student",
             ),
         )
-    evaluations = {
+    predictions = {
         name: {
-            split: evaluate(
+            split: predict_tracks(
                 keras_predictor(trained.model),
                 list(getattr(splits, split)),
-                data.vocabulary,
                 trained.frontend,
                 num_chunks=config.test_chunks,
             )
             for split in ("valid", "test")
         }
         for name, trained in models.items()
+    }
+    targets = {split: data.targets(list(getattr(splits, split))) for split in ("valid", "test")}
+    evaluations = {
+        name: {
+            split: score_predictions(by_split[split], targets[split], data.vocabulary) for split in by_split
+        }
+        for name, by_split in predictions.items()
+    }
+    against_teacher = {
+        kind: bootstrap_pr_auc_difference(
+            targets["test"],
+            predictions["teacher"]["test"].song_scores,
+            predictions[kind]["test"].song_scores,
+            data.vocabulary,
+        )
+        for kind in STUDENTS
     }
     best = max(STUDENTS, key=lambda kind: evaluations[kind]["valid"]["song"]["pr_auc"])
     exported = export_model(
@@ -126,7 +147,7 @@ def run_experiment(config: ExperimentConfig, *, strategy: tf.distribute.Strategy
         frontend=models[best].frontend,
         card=_card(config, best, evaluations[best]),
     )
-    report = _report(config, models, evaluations, best, exported, render_seconds)
+    report = _report(models, evaluations, against_teacher, best, exported, render_seconds)
     _write_report(config.output_dir, report, evaluations[best]["test"])
     return report
 
@@ -204,9 +225,9 @@ def _num_songs(synth: SynthConfig) -> int:
 
 
 def _report(
-    config: ExperimentConfig,
     models: dict[str, TrainedModel],
     evaluations: dict[str, dict[str, Any]],
+    against_teacher: dict[str, dict[str, float]],
     best: str,
     exported: Path,
     render_seconds: dict[str, float],

@@ -11,7 +11,13 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from service.audio import load_audio
 from training.config import ModelConfig
 from training.dataset import Track
-from training.evaluate import evaluate, keras_predictor, predict_tracks, tag_metrics
+from training.evaluate import (
+    bootstrap_pr_auc_difference,
+    evaluate,
+    keras_predictor,
+    predict_tracks,
+    tag_metrics,
+)
 
 VOCABULARY = ["a", "b", "never", "always"]
 
@@ -86,3 +92,28 @@ def test_evaluate_scores_chunks_against_their_songs_tags(tagger, songs: list[Tra
         np.repeat(targets, 3, axis=0), predictions.chunk_scores, ["a", "b"]
     )
     assert evaluation["num_tracks"] == 5 and evaluation["chunks_per_track"] == 3
+
+
+def test_the_paired_bootstrap_is_sure_only_when_one_model_is_clearly_better() -> None:
+    rng = np.random.default_rng(2)
+    targets = (rng.random((60, 3)) < 0.4).astype(np.float32)
+    noise = rng.random((60, 3))
+    same = bootstrap_pr_auc_difference(targets, noise, noise, ["a", "b", "c"], num_resamples=200)
+    assert same == {
+        "difference": 0.0,
+        "interval_low": 0.0,
+        "interval_high": 0.0,
+        "candidate_better_share": 0.0,
+    }
+
+    informed = 0.6 * targets + 0.4 * noise
+    better = bootstrap_pr_auc_difference(targets, noise, informed, ["a", "b", "c"], num_resamples=200)
+    expected = (
+        tag_metrics(targets, informed, ["a", "b", "c"])["pr_auc"]
+        - tag_metrics(targets, noise, ["a", "b", "c"])["pr_auc"]
+    )
+    assert better["difference"] == pytest.approx(expected)
+    assert 0 < better["interval_low"] < better["difference"] < better["interval_high"]
+    assert better["candidate_better_share"] == 1.0
+    worse = bootstrap_pr_auc_difference(targets, informed, noise, ["a", "b", "c"], num_resamples=200)
+    assert worse["interval_high"] < 0 and worse["candidate_better_share"] == 0.0
