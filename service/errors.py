@@ -7,6 +7,7 @@ decides what that means in HTTP, so no user input can surface as a 500.
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
@@ -53,6 +54,15 @@ async def domain_error_response(request: Request, error: Exception) -> JSONRespo
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
+async def validation_error_response(request: Request, error: RequestValidationError) -> JSONResponse:
+    """Invalid parameters or body as one sentence too, so every error has the same `{"detail": str}` shape."""
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}" for problem in error.errors()
+    )
+    return JSONResponse({"detail": f"invalid request: {problems}"}, status_code=422)
+
+
 def add_error_handlers(app: FastAPI) -> None:
     for error_class in ERROR_STATUS:
         app.add_exception_handler(error_class, domain_error_response)
+    app.add_exception_handler(RequestValidationError, validation_error_response)  # type: ignore[arg-type]

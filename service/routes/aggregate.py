@@ -15,7 +15,7 @@ router = APIRouter(tags=["aggregation"], dependencies=[Depends(require_api_key)]
 
 @router.post(
     "/aggregate",
-    responses={code: {"model": ErrorDetail} for code in (401, 404, 422)},
+    responses={code: {"model": ErrorDetail} for code in (400, 401, 404, 422)},  # 400: body is not JSON
     summary="Average stored results",
 )
 async def aggregate(body: AggregateRequest, tagger: TaggerDep) -> AggregateResult:
