@@ -10,6 +10,7 @@ resampler `librosa.load` uses by default.
 from __future__ import annotations
 
 import io
+import itertools
 import os
 from typing import BinaryIO
 
@@ -34,6 +35,9 @@ AudioSource = str | os.PathLike[str] | bytes | BinaryIO
 ALLOWED_CONTAINERS = "wav,w64,flac,ogg,mp3,mov,aac,matroska,aiff,caf"
 MIN_SAMPLE_RATE = 8_000
 MAX_SAMPLE_RATE = 192_000
+# Samples converted and averaged at a time. Per codec frame (1,152 samples for MP3) the NumPy and
+# PyAV calls cost a fifth of decoding an MP3; per block of this size they cost nothing (docs/benchmarks.md).
+BLOCK_SAMPLES = 1 << 16
 
 
 class AudioError(ValueError):
@@ -108,11 +112,12 @@ def _decode_mono(
         _check_declared_duration(stream, max_seconds)
         # Convert every sample format (int8..int32, float, planar or packed) to packed float32. Not
         # planar: PyAV 18 reads a ninth, missing plane of 8-channel planar frames and crashes the process.
-        to_float = av.AudioResampler(format="flt")
+        to_float = av.AudioResampler(format="flt", frame_size=BLOCK_SAMPLES)
         blocks: list[np.ndarray] = []
         num_samples = 0
         try:
-            for frame in container.decode(stream):
+            # The final `None` flushes the last, partial block out of the resampler.
+            for frame in itertools.chain(container.decode(stream), [None]):
                 for converted in to_float.resample(frame):
                     channels = converted.layout.nb_channels
                     block = converted.to_ndarray().reshape(-1, channels).mean(axis=1, dtype=np.float32)
