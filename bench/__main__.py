@@ -15,6 +15,7 @@ from bench.report import write_section, write_targets_summary
 
 BENCHMARKS: dict[str, str] = {
     "models": "bench.models",
+    "breakdown": "bench.breakdown",
     "decoders": "bench.decoders",
     "serve_load": "bench.serve_load",
 }
