@@ -1,8 +1,12 @@
-"""`kill -9` with requests in flight: every result answered 200 is still there, identical, after a restart."""
+"""`kill -9` with requests in flight: every result answered 200 is still there, identical, after a restart.
+
+`RELIABILITY_CRASH_ANSWERS` (default 60) sets how many 200s come before the kill.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -11,7 +15,7 @@ from load_generator import Answer, base_songs, run_clients
 from reliability_helpers import api_client, running_server
 
 CLIENTS = 8
-ANSWERS_BEFORE_KILL = 60
+ANSWERS_BEFORE_KILL = int(os.environ.get("RELIABILITY_CRASH_ANSWERS", "60"))
 
 log = logging.getLogger(__name__)
 
