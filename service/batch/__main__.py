@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,7 +126,9 @@ def tag_command(args: argparse.Namespace, settings: Settings) -> int:
     )
     try:
         with logging_redirect_tqdm(), tqdm(total=len(tracks), unit="track", dynamic_ncols=True) as progress:
-            asyncio.run(tagger.run(tracks, summary, limit=args.limit, progress=progress))
+            asyncio.run(
+                _run_until_done_or_stopped(tagger, tracks, summary, limit=args.limit, progress=progress)
+            )
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
@@ -142,6 +145,21 @@ def tag_command(args: argparse.Namespace, settings: Settings) -> int:
     failures.close()
     sys.stdout.write(json.dumps(summary.as_dict()) + "\n")
     return EXIT_INTERRUPTED if summary.interrupted else 0
+
+
+async def _run_until_done_or_stopped(
+    tagger: BatchTagger, tracks: list[Track], summary: RunSummary, *, limit: int | None, progress: tqdm
+) -> None:
+    """The first Ctrl-C lets the tracks in flight finish (stored and counted); a second one stops at once."""
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        logger.warning("interrupted: finishing the tracks in flight (Ctrl-C again to stop at once)")
+        loop.remove_signal_handler(signal.SIGINT)
+        tagger.stop()
+
+    loop.add_signal_handler(signal.SIGINT, stop)
+    await tagger.run(tracks, summary, limit=limit, progress=progress)
 
 
 def _export_rows(tracks: list[Track], summary: RunSummary, store: ResultStore) -> Iterator[dict[str, Any]]:

@@ -101,6 +101,11 @@ class BatchTagger:
         self._inference_pool = ThreadPoolExecutor(1, thread_name_prefix="inference")
         self._known_failures = {failure.path for failure in failures.failures()}
         self._budget: int | None = None
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Finish the tracks in flight and start no new one (a graceful Ctrl-C)."""
+        self._stopping = True
 
     async def run(
         self, tracks: Sequence[Track], summary: RunSummary, *, limit: int | None, progress: tqdm
@@ -126,6 +131,7 @@ class BatchTagger:
         finally:
             await batcher.stop()
             summary.seconds = time.perf_counter() - started
+        summary.interrupted = self._stopping
 
     def close(self) -> None:
         """Wait for the batch and decodes under way (a few seconds at most), drop the rest."""
@@ -140,7 +146,7 @@ class BatchTagger:
         progress: tqdm,
     ) -> None:
         for index, track in queue:
-            if self._budget == 0:
+            if self._budget == 0 or self._stopping:
                 return
             await self._process(index, track, batcher, summary)
             progress.set_postfix(tagged=summary.tagged, skipped=summary.skipped, failed=summary.failed)
@@ -157,9 +163,9 @@ class BatchTagger:
                 summary.skipped += 1
                 summary.results[index] = result_id
                 return
+            if self._budget == 0 or self._stopping:
+                return
             if self._budget is not None:
-                if self._budget == 0:
-                    return
                 self._budget -= 1
             song = await loop.run_in_executor(self._decode_pool, partial(self._decode, content))
             del content  # the windows are all that is needed from here on
