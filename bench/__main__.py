@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "breakdown": "bench.breakdown",
     "decoders": "bench.decoders",
     "serve_load": "bench.serve_load",
+    "batch": "bench.batch",
 }
 
 

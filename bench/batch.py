@@ -56,7 +56,6 @@ def run() -> str:
         durations = [SONG_SECONDS + i / 100 for i in range(NUM_FILES)]  # every file different audio
         for i, seconds in enumerate(durations):
             make_audio(folder / f"{i:02d}.mp3", seconds=seconds, channels=2)
-        load_before = os.getloadavg()[0]
         results: dict[str, list[Run]] = {CLI: [], BEAM: []}
         resumes: list[Run] = []
         for round_number in range(ROUNDS):
@@ -70,8 +69,7 @@ def run() -> str:
                 logger.info("round %d: %s", round_number + 1, name)
                 results[name].append(tools[name]())
             resumes.append(_cli(folder, out / "cli.db", models_dir))
-        load_after = os.getloadavg()[0]
-    return _report(results, resumes, audio_seconds=sum(durations), load=(load_before, load_after))
+    return _report(results, resumes, audio_seconds=sum(durations))
 
 
 def _cli(folder: Path, db: Path, models_dir: Path) -> Run:
@@ -130,15 +128,12 @@ def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
     return done
 
 
-def _report(
-    results: dict[str, list[Run]], resumes: list[Run], *, audio_seconds: float, load: tuple[float, float]
-) -> str:
+def _report(results: dict[str, list[Run]], resumes: list[Run], *, audio_seconds: float) -> str:
     lines = [
         f"Model: `{MODEL}` (16 kHz, 3 s windows, no overlap), {NUM_FILES} different {SONG_SECONDS:g} s MP3s "
         f"(44.1 kHz stereo, {audio_seconds / 60:.1f} min of audio), default settings (decode threads and TF "
         f"threads = CPUs, batches of up to 16 windows). Median of {ROUNDS} runs per tool, tools alternating; "
-        f"the machine is shared with other work (load average {load[0]:.1f} before, {load[1]:.1f} after), "
-        "so expect ±30 % between runs.",
+        "the machine is shared with other work, so expect ±30 % between runs.",
         "",
         "| tool | measured over | seconds | tracks/hour | audio-hours/hour |",
         "|---|---|---|---|---|",
