@@ -115,8 +115,14 @@ def bootstrap_pr_auc_difference(
     rng = np.random.default_rng(seed)
 
     def difference(rows: np.ndarray) -> float:
-        candidate = tag_metrics(targets[rows], candidate_scores[rows], vocabulary)["pr_auc"]
-        return candidate - tag_metrics(targets[rows], baseline_scores[rows], vocabulary)["pr_auc"]
+        # The same tags as `tag_metrics` scores: those with positives and negatives among these songs.
+        sample = targets[rows]
+        scorable = [column for column in range(len(vocabulary)) if 0 < sample[:, column].sum() < len(rows)]
+
+        def macro_pr_auc(scores: np.ndarray) -> float:
+            return float(np.mean([average_precision_score(sample[:, c], scores[rows, c]) for c in scorable]))
+
+        return macro_pr_auc(candidate_scores) - macro_pr_auc(baseline_scores)
 
     resampled = np.array(
         [difference(rng.integers(len(targets), size=len(targets))) for _ in range(num_resamples)]

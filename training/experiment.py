@@ -254,6 +254,7 @@ def _report(
         "students_beating_teacher_on_test_pr_auc": [
             k for k in STUDENTS if rows[k]["test_song_pr_auc"] > teacher_pr_auc
         ],
+        "test_song_pr_auc_minus_teacher": against_teacher,
         "render_seconds": render_seconds,
         "excluded_test_tags": evaluations["teacher"]["test"]["song"]["excluded_tags"],
     }
@@ -271,6 +272,13 @@ def _write_report(output_dir: Path, report: dict[str, Any], best_test: dict[str,
         f"| {row['test_song_roc_auc']:.4f} | "
         f"{row['test_song_pr_auc']:.4f} | {row['test_chunk_roc_auc']:.4f} | {row['test_chunk_pr_auc']:.4f} |"
         for name, row in report["models"].items()
+    ]
+    lines.append("")
+    lines += [
+        f"{kind} minus teacher, test song PR-AUC: {gap['difference']:+.4f} (95% paired bootstrap interval "
+        f"{gap['interval_low']:+.4f} to {gap['interval_high']:+.4f}; the student wins in "
+        f"{gap['candidate_better_share']:.0%} of resamples)"
+        for kind, gap in report["test_song_pr_auc_minus_teacher"].items()
     ]
     lines += [
         "",

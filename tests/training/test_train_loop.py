@@ -67,7 +67,14 @@ def test_the_experiment_reports_teacher_and_both_students(experiment: Path) -> N
     for name in ("teacher", "expansion", "distillation"):
         history = list(csv.DictReader((experiment / "experiment" / "runs" / name / "history.csv").open()))
         assert len(history) == 2
-    assert "| distillation |" in (experiment / "experiment" / "report.md").read_text()
+    markdown = (experiment / "experiment" / "report.md").read_text()
+    assert "| distillation |" in markdown and "expansion minus teacher, test song PR-AUC" in markdown
+    for kind in ("expansion", "distillation"):
+        gap = report["test_song_pr_auc_minus_teacher"][kind]
+        assert gap["difference"] == pytest.approx(
+            rows[kind]["test_song_pr_auc"] - rows["teacher"]["test_song_pr_auc"]
+        )
+        assert gap["interval_low"] <= gap["interval_high"]
 
 
 def test_the_best_student_is_exported_in_the_service_format_with_its_metrics(experiment: Path) -> None:
