@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,3 +72,22 @@ def server_errors(http: httpx.Client) -> float:
         for (route, status), count in responses_served(http).items()
         if status.startswith("5") and route != "/readyz"
     )
+
+
+def read_response(sock: socket.socket) -> tuple[int, dict[str, object]]:
+    """Status and JSON body of one HTTP response read from a raw socket (for requests httpx cannot send)."""
+    received = b""
+    while data := sock.recv(65536):
+        received += data
+        head, _, body = received.partition(b"\r\n\r\n")
+        length = next(
+            (
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            ),
+            None,
+        )
+        if length is not None and len(body) >= length:
+            return int(head.split(b" ", 2)[1]), json.loads(body)
+    raise AssertionError(f"the connection closed without a complete answer: {received!r}")

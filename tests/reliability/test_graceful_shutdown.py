@@ -7,14 +7,13 @@ TAGGER_SHUTDOWN_TIMEOUT_S has passed.
 
 from __future__ import annotations
 
-import json
 import signal
 import socket
 import time
 from pathlib import Path
 
 from audio_files import make_audio
-from reliability_helpers import running_server
+from reliability_helpers import read_response, running_server
 from server_process import ServerProcess
 from service_helpers import API_KEY
 
@@ -47,24 +46,6 @@ def _refuses_connections(port: int) -> bool:
     return False
 
 
-def _response(sock: socket.socket) -> tuple[int, dict[str, object]]:
-    received = b""
-    while data := sock.recv(65536):
-        received += data
-        head, _, body = received.partition(b"\r\n\r\n")
-        length = next(
-            (
-                int(line.split(b":")[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length")
-            ),
-            None,
-        )
-        if length is not None and len(body) >= length:
-            return int(head.split(b" ", 2)[1]), json.loads(body)
-    raise AssertionError(f"the connection closed without a complete answer: {received!r}")
-
-
 def test_sigterm_finishes_requests_in_flight_and_refuses_new_ones(models_dir: Path, tmp_path: Path) -> None:
     song = make_audio(tmp_path / "song.wav", seconds=2.0, sample_rate=16_000).read_bytes()
     with running_server(
@@ -85,7 +66,7 @@ def test_sigterm_finishes_requests_in_flight_and_refuses_new_ones(models_dir: Pa
             assert time.monotonic() < deadline, "new connections were still accepted after SIGTERM"
             time.sleep(0.05)
         finishing.sendall(rest)
-        status, body = _response(finishing)
+        status, body = read_response(finishing)
         assert status == 200, body
         assert len(str(body["id"])) == 32
 
