@@ -16,6 +16,7 @@ from bench.report import write_section, write_targets_summary
 BENCHMARKS: dict[str, str] = {
     "models": "bench.models",
     "breakdown": "bench.breakdown",
+    "peers": "bench.peers",
     "decoders": "bench.decoders",
     "serve_load": "bench.serve_load",
     "batch": "bench.batch",

@@ -176,7 +176,7 @@ def measure_song(
     steps, seconds = [], []
     for _ in range(requests):
         steps.append(in_process(next(variants)))
-        seconds.append(post_tag(http, next(variants)))
+        seconds.append(post_tag(http, next(variants))[0])
     return steps, seconds
 
 

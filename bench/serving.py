@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -40,10 +41,12 @@ def running_server(scratch: Path, settings: dict[str, str] | None = None) -> Ite
         server.stop()
 
 
-def post_tag(http: httpx.Client, song: Path) -> float:
-    """Seconds from sending `song` to POST /tag until the whole response is read (it must be 200)."""
+def post_tag(
+    http: httpx.Client, song: Path, params: dict[str, str] | None = None
+) -> tuple[float, dict[str, Any]]:
+    """Seconds from sending `song` to reading the whole 200 response of POST /tag, and its JSON."""
     content = song.read_bytes()
     started = time.perf_counter()
-    response = http.post("/tag", files={"file": (song.name, content, "audio/mpeg")})
+    response = http.post("/tag", params=params, files={"file": (song.name, content, "audio/mpeg")})
     response.raise_for_status()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, response.json()
