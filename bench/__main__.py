@@ -17,8 +17,10 @@ BENCHMARKS: dict[str, str] = {
     "models": "bench.models",
     "breakdown": "bench.breakdown",
     "peers": "bench.peers",
+    "frontends": "bench.frontends",
     "decoders": "bench.decoders",
     "serve_load": "bench.serve_load",
+    "input_pipeline": "bench.input_pipeline",
     "batch": "bench.batch",
 }
 
