@@ -113,7 +113,7 @@ async def one_request(
     batcher = Batcher(
         model.predict,
         executor=inference,
-        max_batch_size=settings.effective_batch_size,
+        max_batch_size=settings.batch_size_for(model.device),
         max_wait_s=settings.max_wait_ms / 1000,
         max_queued=settings.max_queued_chunks,
     )
@@ -186,7 +186,7 @@ def run() -> str:
         intra_op_threads=settings.tf_intra_op_threads, inter_op_threads=settings.tf_inter_op_threads
     )
     model = ServingModel(latest_versions(models_dir())[DEFAULT_MODEL], device=device)
-    model.warm_up(sorted({1, settings.effective_batch_size}))
+    model.warm_up(sorted({1, settings.batch_size_for(device)}))
     plan = TagPlan.for_model(model.metadata, None)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,14 +26,19 @@ class ChunkPrediction:
     embedding: np.ndarray
 
 
-def configure_tensorflow(*, intra_op_threads: int, inter_op_threads: int) -> str:
-    """Set TF's thread pools and GPU memory growth; returns the device models should run on.
+def configure_tensorflow(
+    *, intra_op_threads: int, inter_op_threads: int, mixed_precision: bool = False
+) -> str:
+    """Set TF's thread pools, GPU memory growth and precision; returns the device models should run on.
 
     Must run before TensorFlow executes its first op (it refuses to change these afterwards),
     which is why it is a separate step the server calls first; inside a process that already ran
     TF (a test session) the existing configuration is kept.
     """
     gpus = tf.config.list_physical_devices("GPU")
+    if gpus and mixed_precision:
+        # Grappler rewrites every graph it optimises: float16 matmuls and convolutions, float32 elsewhere.
+        tf.config.optimizer.set_experimental_options({"auto_mixed_precision": True})
     try:
         tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
         tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)

@@ -36,10 +36,14 @@ class Settings(BaseSettings):
     min_duration_s: float = Field(0.5, ge=0)
     upload_dir: Path | None = None
 
-    # On 2 CPU cores musicnn costs least per window at batches of 4-16 and more again at 32
-    # (docs/benchmarks.md, "Service under load"); on a GPU a larger batch pays.
+    # Windows per model call. On CPU a window costs about the same from a batch of 4 up (docs/benchmarks.md,
+    # "Model throughput and FLOP/s"), so batching saves only per-call overhead and 16 is plenty. A GPU runs
+    # many windows in about the time of one, so it gets larger batches (untested here: no GPU).
     max_batch_size: int = Field(16, ge=1, le=1024)
-    max_wait_ms: float = Field(10.0, ge=0)
+    gpu_max_batch_size: int = Field(64, ge=1, le=1024)
+    # How long an idle model waits for other requests' windows before running a partial batch. While
+    # it is busy, windows queue up anyway and the next batch is full, so any wait only delays a lone request.
+    max_wait_ms: float = Field(0.0, ge=0)
     batching: bool = True
     max_queued_chunks: int = Field(4096, ge=1)
     # Longest a request may wait for decoding and the model once uploaded; then it is answered 503 and its
@@ -51,10 +55,13 @@ class Settings(BaseSettings):
     decode_workers: int = Field(default_factory=available_cpus, ge=1)
     tf_intra_op_threads: int = Field(default_factory=available_cpus, ge=1)
     tf_inter_op_threads: int = Field(2, ge=1)
+    # float16 matmuls and convolutions on a GPU (TensorFlow's automatic mixed precision); ignored on CPU.
+    # Off by default: reduced precision moves scores beyond the musicnn parity tolerance.
+    gpu_mixed_precision: bool = False
 
     log_level: str = "info"
 
-    @field_validator("max_batch_size")
+    @field_validator("max_batch_size", "gpu_max_batch_size")
     @classmethod
     def _power_of_two(cls, value: int) -> int:
         if value & (value - 1):
@@ -65,10 +72,11 @@ class Settings(BaseSettings):
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
 
-    @property
-    def effective_batch_size(self) -> int:
-        """1 when batching is switched off, so every chunk is its own model call."""
-        return self.max_batch_size if self.batching else 1
+    def batch_size_for(self, device: str) -> int:
+        """Windows per model call on `device` (`/CPU:0`, `/GPU:0`); 1 when batching is switched off."""
+        if not self.batching:
+            return 1
+        return self.gpu_max_batch_size if "GPU" in device.upper() else self.max_batch_size
 
 
 @lru_cache

@@ -84,6 +84,7 @@ class TaggingService:
                     configure_tensorflow,
                     intra_op_threads=self.settings.tf_intra_op_threads,
                     inter_op_threads=self.settings.tf_inter_op_threads,
+                    mixed_precision=self.settings.gpu_mixed_precision,
                 ),
             )
             self.device = device
@@ -98,14 +99,14 @@ class TaggingService:
 
     def _load_warm(self, path: Path, device: str) -> ServingModel:
         model = ServingModel(path, device=device)
-        model.warm_up(sorted({1, self.settings.effective_batch_size}))
+        model.warm_up(sorted({1, self.settings.batch_size_for(device)}))
         return model
 
     def _start_batcher(self, name: str, model: ServingModel) -> None:
         batcher = Batcher(
             self._observed(name, model.predict),
             executor=self._inference_pool,
-            max_batch_size=self.settings.effective_batch_size,
+            max_batch_size=self.settings.batch_size_for(model.device),
             max_wait_s=self.settings.max_wait_ms / 1000,
             max_queued=self.settings.max_queued_chunks,
         )
