@@ -37,7 +37,7 @@ from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, R
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from service.batch.export import export_row
-from service.batch.failures import Failure
+from service.batch.failures import failure_of
 from service.beam_model import SavedModelHandler, resolve_model
 from service.settings import get_settings
 from service.song import TagPlan, build_record, decode_windows
@@ -76,8 +76,7 @@ class DecodeToWindows(beam.DoFn):
                 content, self._plan, min_seconds=self._min_seconds, max_seconds=self._max_seconds
             )
         except Exception as error:  # one file's problem never fails the job
-            logger.warning("%s: %s", path, error)
-            yield beam.pvalue.TaggedOutput(FAILURES, dataclasses.asdict(Failure.of(path, error)))
+            yield beam.pvalue.TaggedOutput(FAILURES, dataclasses.asdict(failure_of(path, error)))
             return
         yield beam.pvalue.TaggedOutput(SONGS, (path, SongLayout(result_id, song.duration, song.starts)))
         for index, window in enumerate(song.chunks):

@@ -8,13 +8,17 @@ are kept, copied and backed up together.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from service.audio import AudioError
 from service.song import TagPlan
+
+logger = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS failures (
@@ -38,9 +42,14 @@ class Failure:
     error: str
     reason: str
 
-    @classmethod
-    def of(cls, path: object, error: Exception) -> Failure:
-        return cls(str(path), type(error).__name__, str(error))
+
+def failure_of(path: object, error: Exception) -> Failure:
+    """Describe (and log) why `path` failed; an error that is not a known input problem gets its traceback."""
+    if isinstance(error, (AudioError, OSError)):
+        logger.warning("%s: %s", path, error)
+    else:
+        logger.error("%s: unexpected error", path, exc_info=error)
+    return Failure(str(path), type(error).__name__, str(error))
 
 
 class FailureLog:
@@ -54,8 +63,7 @@ class FailureLog:
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute(SCHEMA)
 
-    def record(self, path: Path, error: Exception) -> None:
-        failure = Failure.of(path, error)
+    def record(self, failure: Failure) -> None:
         with self._lock:
             self._connection.execute(
                 "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
-from service.audio import AudioError
-from service.batch.failures import FailureLog
+from service.batch.failures import FailureLog, failure_of
 from service.batch.inputs import Track
 from service.batcher import Batcher
 from service.song import TagPlan, build_record, decode_windows
@@ -32,7 +30,6 @@ from service.store import ResultStore
 if TYPE_CHECKING:  # service.inference imports TensorFlow; the caller loads the model
     from service.inference import ChunkPrediction
 
-logger = logging.getLogger(__name__)
 
 # Windows arrive a song at a time; a short wait lets the next song's windows join a half-full batch.
 MAX_WAIT_S = 0.02
@@ -177,11 +174,7 @@ class BatchTagger:
             if str(track.path) in self._known_failures:
                 await asyncio.to_thread(self.failures.resolve, track.path)
         except Exception as error:  # one file's problem never stops the run (cancellation still does)
-            if isinstance(error, (AudioError, OSError)):
-                logger.warning("%s: %s", track.path, error)
-            else:
-                logger.exception("%s: unexpected error", track.path)
-            await asyncio.to_thread(self.failures.record, track.path, error)
+            await asyncio.to_thread(self.failures.record, failure_of(track.path, error))
             summary.failed += 1
             return
         summary.tagged += 1

@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 MIN_SECONDS = 0.5
 MAX_SECONDS = 3.4
 CLI_TIMEOUT_S = 300
+MUSICNN = "MSD_musicnn"
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,16 @@ class Catalogue:
     good: list[Path]  # taggable, in manifest order
     artists: dict[str, list[Path]]  # the manifest's grouping, every row
 
-    @property
-    def bad(self) -> list[Path]:
-        return sorted({path for paths in self.artists.values() for path in paths} - set(self.good))
+
+@dataclass(frozen=True)
+class TaggedCatalogue:
+    """Two CLI runs into the server's database: the folder with --limit, then the manifest (resuming)."""
+
+    first: dict[str, Any]
+    second: dict[str, Any]
+    second_started_at: float
+    db: Path
+    exports: dict[str, Path]
 
 
 def make_catalogue(directory: Path) -> Catalogue:

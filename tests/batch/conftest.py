@@ -7,20 +7,25 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
-from batch_helpers import MAX_SECONDS, MIN_SECONDS, REPO, Catalogue, make_catalogue, run_batch  # noqa: E402
+from batch_helpers import (  # noqa: E402
+    MAX_SECONDS,
+    MIN_SECONDS,
+    MUSICNN,
+    REPO,
+    Catalogue,
+    TaggedCatalogue,
+    make_catalogue,
+    run_batch,
+)
 from server_process import ServerProcess  # noqa: E402
 from service_helpers import API_KEY, DEFAULT_MODEL, server_settings  # noqa: E402
 from tiny_model import export_tiny_model  # noqa: E402
-
-MUSICNN = "MSD_musicnn"
 
 
 @pytest.fixture(scope="session")
@@ -58,17 +63,6 @@ def server(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
 def client(server: ServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.base_url, headers={"X-API-Key": API_KEY}, timeout=120) as http:
         yield http
-
-
-@dataclass(frozen=True)
-class TaggedCatalogue:
-    """Two CLI runs into the server's database: the folder with --limit, then the manifest (resuming)."""
-
-    first: dict[str, Any]
-    second: dict[str, Any]
-    second_started_at: float
-    db: Path
-    exports: dict[str, Path]
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from batch_helpers import Catalogue, run_batch
-from conftest import MUSICNN, TaggedCatalogue
+from batch_helpers import MUSICNN, Catalogue, TaggedCatalogue, run_batch
 from service_helpers import DEFAULT_MODEL, metric, upload
 
 from service.store import ResultStore

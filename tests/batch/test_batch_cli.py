@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 from audio_files import make_audio
-from batch_helpers import REPO, Catalogue, batch_command, batch_env, run_batch
-from conftest import TaggedCatalogue
+from batch_helpers import REPO, Catalogue, TaggedCatalogue, batch_command, batch_env, run_batch
 from service_helpers import DEFAULT_MODEL
 
 from service.store import ResultStore
