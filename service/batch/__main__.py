@@ -64,7 +64,9 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     tag.add_argument("--limit", type=int, help="attempt at most this many tracks not yet stored, then stop")
     tag.add_argument("--workers", type=int, default=settings.decode_workers, help="decoding threads")
     tag.add_argument(
-        "--batch-size", type=int, default=settings.max_batch_size, help="most windows per model call"
+        "--batch-size",
+        type=int,
+        help="windows per model call (default: TAGGER_MAX_BATCH_SIZE; TAGGER_GPU_MAX_BATCH_SIZE on a GPU)",
     )
     tag.add_argument("--min-duration", type=float, default=settings.min_duration_s, help="seconds")
     tag.add_argument("--max-duration", type=float, default=settings.max_duration_s, help="seconds")
@@ -116,7 +118,7 @@ def tag_command(args: argparse.Namespace, settings: Settings) -> int:
         store,
         failures,
         workers=args.workers,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size or settings.batch_size_for(device),
         min_seconds=args.min_duration,
         max_seconds=args.max_duration,
     )
