@@ -36,8 +36,8 @@ NUM_TAGS = 50
 BATCH_SIZE = 32  # training.config.FitConfig's default
 EXCERPT_SECONDS = 30.0
 EXCERPT_STARTS = (20.0, 60.0, 100.0, 140.0)  # four excerpts of each of the three recordings
-PIPELINE_BATCHES = 20
-TRAIN_STEPS = 10
+PIPELINE_BATCHES = 10
+TRAIN_STEPS = 6
 RUNS = 3
 
 logger = logging.getLogger(__name__)

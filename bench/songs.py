@@ -23,14 +23,14 @@ def _ffmpeg(*arguments: str) -> None:
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *arguments], check=True)
 
 
-def real_excerpts(directory: Path, seconds: float, *, count: int | None = None) -> list[Path]:
-    """A `seconds`-long excerpt of the first `count` Debian tracks (default: all), encoded as uploads are."""
+def real_excerpts(
+    directory: Path, seconds: float, *, count: int | None = None, start: float = EXCERPT_START_S
+) -> list[Path]:
+    """`seconds` from `start` of the first `count` Debian tracks (default: all), encoded as uploads are."""
     excerpts = []
     for track in debian_music()[:count]:
-        target = directory / f"{track.stem}-{seconds:g}s.mp3"
-        _ffmpeg(
-            "-ss", str(EXCERPT_START_S), "-t", str(seconds), "-i", str(track), *UPLOAD_ENCODING, str(target)
-        )
+        target = directory / f"{track.stem}-{start:g}-{seconds:g}s.mp3"
+        _ffmpeg("-ss", str(start), "-t", str(seconds), "-i", str(track), *UPLOAD_ENCODING, str(target))
         excerpts.append(target)
     return excerpts
 
