@@ -74,6 +74,7 @@ class ExperimentConfig:
     valid_fraction: float = 0.15
     test_fraction: float = 0.25
     test_chunks: int = 8
+    bootstrap_resamples: int = 1000
     export_dir: Path = Path("saved_models")
     export_name: str = "synth_noisy_student"
 
@@ -135,6 +136,7 @@ def run_experiment(config: ExperimentConfig, *, strategy: tf.distribute.Strategy
             predictions["teacher"]["test"].song_scores,
             predictions[kind]["test"].song_scores,
             data.vocabulary,
+            num_resamples=config.bootstrap_resamples,
         )
         for kind in STUDENTS
     }

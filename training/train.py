@@ -3,8 +3,9 @@
 A run directory holds everything a run makes and needs to resume: `backup/` (BackupAndRestore, deleted
 when a run finishes), `best.weights.h5` (the lowest validation loss so far), `history.csv`, TensorBoard
 `logs/`, and at the end `model.keras` (the best model) and `run.json` (its front end, loss and time).
-Running the same command again resumes an interrupted run from its last epoch; a finished run
-directory is refused rather than overwritten.
+Running the same command again resumes an interrupted run from its last saved epoch (one epoch is
+repeated if the kill hit a backup being written); a finished run directory is refused rather than
+overwritten.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import csv
 import hashlib
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -188,18 +190,33 @@ def fit_and_select(
     return trained
 
 
+class BestWeightsCheckpoint(keras.callbacks.Callback):
+    """Keeps the weights of the lowest validation loss, replaced atomically.
+
+    Unlike `ModelCheckpoint`, a run killed while saving leaves the previous best file intact.
+    `best` is the lowest validation loss already reached (by an earlier, interrupted session).
+    """
+
+    def __init__(self, path: Path, best: float = float("inf")) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.best = best
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        val_loss = (logs or {})["val_loss"]
+        if val_loss < self.best:
+            self.best = val_loss
+            partial = self.path.with_name(f".partial.{self.path.name}")
+            self.model.save_weights(partial)
+            os.replace(partial, self.path)
+
+
 def _callbacks(run_dir: Path, *, patience: int) -> list[keras.callbacks.Callback]:
-    # On resumption the checkpoint must only be replaced by an epoch better than every earlier one.
-    best_so_far = _best_val_loss(run_dir / HISTORY) if (run_dir / HISTORY).exists() else None
+    best_so_far = _best_val_loss(run_dir / HISTORY) if (run_dir / HISTORY).exists() else float("inf")
     return [
-        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR)),
-        keras.callbacks.ModelCheckpoint(
-            str(run_dir / BEST_WEIGHTS),
-            monitor="val_loss",
-            save_best_only=True,
-            save_weights_only=True,
-            initial_value_threshold=best_so_far,
-        ),
+        # Two generations of backups: a kill while one is written falls back to the other.
+        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), double_checkpoint=True),
+        BestWeightsCheckpoint(run_dir / BEST_WEIGHTS, best=best_so_far),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience),
         keras.callbacks.TensorBoard(str(run_dir / "logs")),
         keras.callbacks.CSVLogger(str(run_dir / HISTORY), append=True),

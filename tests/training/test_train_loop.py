@@ -43,7 +43,8 @@ def experiment(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = root / "experiment.toml"
     config.write_text(
         f'output_dir = "{root / "experiment"}"\nexport_dir = "{root / "saved_models"}"\n'
-        'export_name = "tiny_student"\nvalid_fraction = 0.25\ntest_fraction = 0.3\ntest_chunks = 2\n'
+        'export_name = "tiny_student"\nvalid_fraction = 0.25\ntest_fraction = 0.3\n'
+        "test_chunks = 2\nbootstrap_resamples = 100\n"
         f"[labelled]\n{synth_table(0, 8)}"
         f"[[unlabelled]]\n{synth_table(1, 4)}[[unlabelled]]\n{synth_table(2, 4, other)}"
         f"[teacher]\n{TINY_MODEL}[expansion]\n{TINY_MODEL}"
@@ -159,11 +160,10 @@ def epochs_logged(history: Path) -> list[int]:
     return [int(row["epoch"]) for row in csv.DictReader(history.open())] if history.exists() else []
 
 
-def test_an_interrupted_training_run_resumes_where_it_stopped(experiment: Path) -> None:
+def test_a_killed_training_run_resumes_even_from_a_half_written_backup(experiment: Path) -> None:
     run_dir = experiment / "resumed"
-    config = write_run_config(
-        experiment / "teacher.toml", experiment, run_dir, fit=TINY_FIT.replace("epochs = 2", "epochs = 4")
-    )
+    fit = TINY_FIT.replace("epochs = 2", "epochs = 4")
+    config = write_run_config(experiment / "teacher.toml", experiment, run_dir, fit=fit)
     assert load_config(config, SupervisedConfig).fit.epochs == 4
     command = [sys.executable, "-m", "training", "train", "--config", str(config)]
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -176,17 +176,23 @@ def test_an_interrupted_training_run_resumes_where_it_stopped(experiment: Path) 
         and process.poll() is None
         and time.monotonic() < deadline
     ):
-        time.sleep(0.2)
+        time.sleep(0.1)
     process.send_signal(signal.SIGKILL)
     process.wait()
     done = epochs_logged(run_dir / "history.csv")
     assert 2 <= len(done) < 4, f"the run was not interrupted mid-way: {done}"
-    assert (run_dir / "backup").exists() and not (run_dir / "model.keras").exists()
+    assert not (run_dir / "model.keras").exists()
+    # What a kill in the middle of writing the newest backup leaves behind.
+    latest = run_dir / "backup" / "latest.weights.h5"
+    latest.write_bytes(latest.read_bytes()[: latest.stat().st_size // 2])
 
     finished = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr[-3000:]
-    assert epochs_logged(run_dir / "history.csv") == list(range(4)), "epochs were repeated or skipped"
+    resumed = epochs_logged(run_dir / "history.csv")[len(done) :]
+    # It continues from the older backup: one epoch again at most, never from the start.
+    assert resumed == list(range(resumed[0], 4)) and resumed[0] in (done[-1], done[-1] + 1)
     assert (run_dir / "model.keras").exists() and not (run_dir / "backup").exists()
+    assert not list(run_dir.glob(".partial*"))
     with pytest.raises(FileExistsError, match="has finished"):
         main(["train", "--config", str(config)])
 
