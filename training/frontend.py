@@ -78,13 +78,18 @@ class FrontendConfig:
 
 
 def build_frontend(config: FrontendConfig, name: str = "frontend") -> keras.Sequential:
-    """(batch, chunk_samples) waveform -> (batch, num_frames, n_mels, 1) log-mel spectrogram."""
+    """(batch, chunk_samples) waveform -> (batch, num_frames, n_mels, 1) log-mel spectrogram.
+
+    Every layer computes in float32 even under a mixed-precision policy: an STFT and a dB scale in
+    float16 lose the quiet bands the network needs.
+    """
+    exact = {"dtype": "float32"}
     stack: list[keras.layers.Layer] = [
         keras.Input(shape=(config.chunk_samples,), name="waveform"),
-        keras.layers.Reshape((config.chunk_samples, 1), name="add_channel"),
+        keras.layers.Reshape((config.chunk_samples, 1), name="add_channel", **exact),
     ]
     if config.center:
-        stack.append(CenterPad(config.n_fft // 2, mode=config.pad_mode, name="center_pad"))
+        stack.append(CenterPad(config.n_fft // 2, mode=config.pad_mode, name="center_pad", **exact))
     stack += [
         STFT(
             n_fft=config.n_fft,
@@ -93,11 +98,12 @@ def build_frontend(config: FrontendConfig, name: str = "frontend") -> keras.Sequ
             input_data_format="channels_last",
             output_data_format="channels_last",
             name="stft",
+            **exact,
         ),
-        Magnitude(name="magnitude"),
+        Magnitude(name="magnitude", **exact),
     ]
     if config.power == 2:
-        stack.append(Square(name="power"))
+        stack.append(Square(name="power", **exact))
     stack.append(
         ApplyFilterbank(
             type="mel",
@@ -112,10 +118,11 @@ def build_frontend(config: FrontendConfig, name: str = "frontend") -> keras.Sequ
             },
             data_format="channels_last",
             name="mel",
+            **exact,
         )
     )
     if config.log == "db":
-        stack.append(MagnitudeToDecibel(amin=config.db_amin, dynamic_range=NO_DB_FLOOR, name="decibel"))
+        stack.append(MagnitudeToDecibel(amin=config.db_amin, dynamic_range=NO_DB_FLOOR, name="decibel", **exact))
     else:
-        stack.append(LogCompression(config.log_multiplier, name="log_compression"))
+        stack.append(LogCompression(config.log_multiplier, name="log_compression", **exact))
     return keras.Sequential(stack, name=name)

@@ -64,5 +64,5 @@ def build_resnet(
     x = batch_norm("dense_bn")(x)
     embedding = keras.layers.ReLU(name="embedding")(x)
     x = keras.layers.Dropout(config.dropout, name="dropout")(embedding)
-    scores = keras.layers.Dense(num_tags, activation="sigmoid", name="scores")(x)
+    scores = keras.layers.Dense(num_tags, activation="sigmoid", name="scores", dtype="float32")(x)
     return tagging_model(waveform, scores, embedding, name)

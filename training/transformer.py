@@ -131,7 +131,7 @@ def build_transformer(
 
     # Classify through the [CLS] token.
     embedding = keras.layers.LayerNormalization(name="embedding")(x[:, 0])
-    scores = keras.layers.Dense(num_tags, activation="sigmoid", name="scores")(embedding)
+    scores = keras.layers.Dense(num_tags, activation="sigmoid", name="scores", dtype="float32")(embedding)
     return tagging_model(waveform, scores, embedding, name)
 
 
