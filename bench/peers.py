@@ -138,4 +138,4 @@ def _fit(results: list[FileResult], side: str) -> tuple[float, float]:
     lengths = [item.seconds_of_audio for item in results]
     medians = [statistics.median(getattr(item, side)) for item in results]
     slope, intercept = np.polyfit(lengths, medians, 1)
-    return float(intercept), float(slope)
+    return round(float(intercept), 3) + 0.0, float(slope)  # + 0.0: no "-0.00 s" for a zero intercept
