@@ -19,9 +19,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TypeVar
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 TARGETS_SECTION = "targets"
+T = TypeVar("T")
 _TARGET_MARKER = re.compile(r"<!-- target (\{.*?\}) -->")
 
 
@@ -49,10 +51,15 @@ class Timing:
     cpu: float
 
 
-def timed(fn: Callable[[], object]) -> Timing:
+def measured(fn: Callable[[], T]) -> tuple[Timing, T]:
+    """The time of one call of `fn`, and what it returned."""
     wall, cpu = time.perf_counter(), time.process_time()
-    fn()
-    return Timing(time.perf_counter() - wall, time.process_time() - cpu)
+    value = fn()
+    return Timing(time.perf_counter() - wall, time.process_time() - cpu), value
+
+
+def timed(fn: Callable[[], object]) -> Timing:
+    return measured(fn)[0]
 
 
 def spread(values: list[float], *, scale: float = 1.0, digits: int = 0) -> str:
