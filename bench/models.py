@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from bench.flops import MATMUL_SIZE, Matmul, flops_per_chunk
-from bench.report import Target, Timing, spread, target_line, timed
+from bench.report import Target, Timing, markdown_table, spread, target_line, timed
 from service.inference import ServingModel, configure_tensorflow
 from service.model_format import ModelCard, latest_versions
 from service.settings import Settings
@@ -214,60 +214,65 @@ def report(
 
 
 def _summary_table(results: list[ModelResult]) -> str:
-    lines = [
-        "| model | window | GFLOP per window | best batch | windows/s | audio s per s | GFLOP/s "
-        "| % of ceiling (wall) | % of ceiling (CPU time) |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    header = ["model", "window", "GFLOP per window", "best batch", "windows/s", "audio s per s", "GFLOP/s"]
+    header += ["% of ceiling (wall)", "% of ceiling (CPU time)"]
+    rows = []
     for result in results:
         cell = result.best()
         per_second = cell.chunks_per_second()
-        lines.append(
-            f"| `{result.name}` | {result.chunk_seconds:.2f} s | {result.flops_per_chunk / 1e9:.2f} "
-            f"| {cell.batch} | {spread(per_second, digits=1)} "
-            f"| {spread(per_second, scale=result.chunk_seconds)} "
-            f"| {spread(per_second, scale=result.flops_per_chunk / 1e9)} "
-            f"| {spread(cell.fraction_of_ceiling('wall'), scale=100)} "
-            f"| {spread(cell.fraction_of_ceiling('cpu'), scale=100)} |"
+        rows.append(
+            [
+                f"`{result.name}`",
+                f"{result.chunk_seconds:.2f} s",
+                f"{result.flops_per_chunk / 1e9:.2f}",
+                str(cell.batch),
+                spread(per_second, digits=1),
+                spread(per_second, scale=result.chunk_seconds),
+                spread(per_second, scale=result.flops_per_chunk / 1e9),
+                spread(cell.fraction_of_ceiling("wall"), scale=100),
+                spread(cell.fraction_of_ceiling("cpu"), scale=100),
+            ]
         )
-    return "Each model at its best batch size:\n\n" + "\n".join(lines)
+    return "Each model at its best batch size:\n\n" + markdown_table(header, rows)
+
+
+def _batch_cell(result: ModelResult, size: int) -> str:
+    cell = next((cell for cell in result.cells if cell.batch == size), None)
+    if cell is None:
+        return "skipped" if size in result.skipped else "—"
+    return (
+        f"{statistics.median(cell.chunks_per_second()):.1f}/s, "
+        f"{statistics.median(cell.fraction_of_ceiling('cpu')):.0%}"
+    )
 
 
 def _batch_table(results: list[ModelResult]) -> str:
-    header = "| model | " + " | ".join(f"batch {size}" for size in BATCH_SIZES) + " |"
-    lines = [header, "|---|" + "---|" * len(BATCH_SIZES)]
-    for result in results:
-        cells = {cell.batch: cell for cell in result.cells}
-        row = []
-        for size in BATCH_SIZES:
-            if size in cells:
-                cell = cells[size]
-                row.append(
-                    f"{statistics.median(cell.chunks_per_second()):.1f}/s, "
-                    f"{statistics.median(cell.fraction_of_ceiling('cpu')):.0%}"
-                )
-            else:
-                row.append("skipped" if size in result.skipped else "—")
-        lines.append(f"| `{result.name}` | " + " | ".join(row) + " |")
+    rows = [[f"`{result.name}`"] + [_batch_cell(result, size) for size in BATCH_SIZES] for result in results]
     return (
         "Windows per second (median, wall time) and % of the ceiling (CPU time) at every batch size "
-        f"(skipped: one call would take more than {CALL_LIMIT_S:g} s):\n\n" + "\n".join(lines)
+        f"(skipped: one call would take more than {CALL_LIMIT_S:g} s):\n\n"
+        + markdown_table(["model"] + [f"batch {size}" for size in BATCH_SIZES], rows)
     )
 
 
 def _xla_table(comparisons: list[XlaComparison]) -> str:
-    lines = [
-        "| model | batch | plain ms per call | XLA ms per call | XLA / plain (wall) | XLA / plain (CPU) "
-        "| first XLA call (compiles) | max score difference |",
-        "|---|---|---|---|---|---|---|---|",
+    header = ["model", "batch", "plain ms per call", "XLA ms per call", "XLA / plain (wall)"]
+    header += ["XLA / plain (CPU)", "first XLA call (compiles)", "max score difference"]
+    rows = [
+        [
+            f"`{item.name}`",
+            str(item.batch),
+            spread([t.wall for t in item.plain], scale=1e3),
+            spread([t.wall for t in item.xla], scale=1e3),
+            f"{item.ratio('wall'):.2f}×",
+            f"{item.ratio('cpu'):.2f}×",
+            f"{item.compile_seconds:.1f} s",
+            f"{item.max_difference:.1e}",
+        ]
+        for item in comparisons
     ]
-    for item in comparisons:
-        lines.append(
-            f"| `{item.name}` | {item.batch} | {spread([t.wall for t in item.plain], scale=1e3)} "
-            f"| {spread([t.wall for t in item.xla], scale=1e3)} | {item.ratio('wall'):.2f}× "
-            f"| {item.ratio('cpu'):.2f}× | {item.compile_seconds:.1f} s | {item.max_difference:.1e} |"
-        )
     return (
         "XLA: the serving function inside `tf.function(jit_compile=True)`, alternating with the plain graph "
-        f"({RUNS} calls each, one model per architecture, batch ≤ {XLA_MAX_BATCH}):\n\n" + "\n".join(lines)
+        f"({RUNS} calls each, one model per architecture, batch ≤ {XLA_MAX_BATCH}):\n\n"
+        + markdown_table(header, rows)
     )
