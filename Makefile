@@ -43,7 +43,7 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
 models $(DEFAULT_MODEL): $(VENV)/.installed
 	$(PY) -m training import-musicnn --output saved_models
 
-bench: $(VENV)/.installed system-deps $(DEFAULT_MODEL)
+bench: $(VENV)/.installed-test system-deps debian-music $(DEFAULT_MODEL)
 	$(PY) -m bench
 
 clean:
