@@ -24,7 +24,7 @@ system-deps:
 
 # Real recordings for the musicnn parity tests: a small GPL soundtrack package, unpacked into .cache (not installed).
 debian-music:
-	$(PYTHON) tests/debian_music.py >/dev/null
+	$(PYTHON) tests/support/debian_music.py >/dev/null
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
@@ -44,7 +44,7 @@ models $(DEFAULT_MODEL): $(VENV)/.installed
 	$(PY) -m training import-musicnn --output saved_models
 
 bench: $(VENV)/.installed-test system-deps debian-music $(DEFAULT_MODEL)
-	$(PY) -m bench
+	PYTHONPATH=tests $(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,7 +1,7 @@
 """Catalogue tagging throughput: the batch CLI and the Beam pipeline on the same files and model.
 
-Both tools run as they would for a user (`python -m service.batch tag …`,
-`python -m service.beam_pipeline …` on the local runner), each into a fresh store, on the same
+Both tools run as they would for a user (`python -m batch tag …`,
+`python -m batch.beam_pipeline …` on the local runner), each into a fresh store, on the same
 30 s MP3s (44.1 kHz stereo, every file different audio). End to end includes starting Python,
 importing TensorFlow and loading the model, which a long run pays once; the CLI also reports its
 own rate from the first file to the last. A second CLI run over the same store measures the cost
@@ -25,18 +25,16 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from service.settings import Settings
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from audio_files import make_audio  # noqa: E402
+from support.audio_files import make_audio
+from tagger.settings import Settings
 
 TITLE = "Batch tagging throughput"
 MODEL = "MSD_musicnn"
 NUM_FILES = 20
 SONG_SECONDS = 30.0
 ROUNDS = 2
-CLI = "batch CLI (`python -m service.batch tag`)"
-BEAM = "Beam on FnApiRunner (`python -m service.beam_pipeline`)"
+CLI = "batch CLI (`python -m batch tag`)"
+BEAM = "Beam on FnApiRunner (`python -m batch.beam_pipeline`)"
 REPO = Path(__file__).resolve().parent.parent
 
 logger = logging.getLogger(__name__)
@@ -78,7 +76,7 @@ def _cli(folder: Path, db: Path, models_dir: Path) -> Run:
         [
             sys.executable,
             "-m",
-            "service.batch",
+            "batch",
             "tag",
             str(folder),
             "--db",
@@ -102,7 +100,7 @@ def _beam(folder: Path, out: Path, models_dir: Path) -> Run:
         [
             sys.executable,
             "-m",
-            "service.beam_pipeline",
+            "batch.beam_pipeline",
             "--input",
             str(folder / "*.mp3"),
             "--output",

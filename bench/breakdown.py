@@ -2,8 +2,8 @@
 
 The steps run in-process in the order `TaggingService.tag` runs them, through the same functions:
 `receive_upload` (multipart parsing, SHA-256, temporary file) fed the body in 64 KiB pieces as
-uvicorn does, the store lookup, `service.song.decode_windows` (decode, resample and windowing,
-split by wrapping `service.audio._resample` and `service.song.load_audio` with stopwatches for the
+uvicorn does, the store lookup, `tagger.song.decode_windows` (decode, resample and windowing,
+split by wrapping `tagger.audio._resample` and `tagger.song.load_audio` with stopwatches for the
 call), the cross-request `Batcher` around `ServingModel.predict` with the server's batch settings,
 `build_record` (pooling), `ResultStore.save` and the response model's JSON. Nothing is added to
 the service's hot path. Each in-process request alternates with a real POST /tag of the same
@@ -27,19 +27,19 @@ from typing import Any
 
 import httpx
 
-import service.audio
-import service.song
+import tagger.audio
+import tagger.song
 from bench.report import Target, Timing, spread, target_line
 from bench.serving import DEFAULT_MODEL, models_dir, post_tag, running_server
 from bench.songs import real_excerpts, song_variants
-from service.batcher import Batcher
-from service.inference import ServingModel, configure_tensorflow
-from service.model_format import latest_versions
 from service.schemas import TagResult
-from service.settings import Settings
-from service.song import TagPlan, build_record, decode_windows
-from service.store import ResultStore
 from service.upload import receive_upload
+from tagger.batcher import Batcher
+from tagger.inference import ServingModel, configure_tensorflow
+from tagger.repository import ModelRepository
+from tagger.settings import Settings
+from tagger.song import TagPlan, build_record, decode_windows
+from tagger.store import ResultStore, open_store
 
 TITLE = "Where a request's time goes"
 SONGS = {"30 s": (30.0, 5), "4 min": (240.0, 3)}  # label: (seconds, requests timed)
@@ -115,7 +115,7 @@ async def one_request(
         executor=inference,
         max_batch_size=settings.batch_size_for(model.device),
         max_wait_s=settings.max_wait_ms / 1000,
-        max_queued=settings.max_queued_chunks,
+        max_queued=settings.max_queued_windows,
     )
     batcher.start()
     steps = Steps()
@@ -130,8 +130,8 @@ async def one_request(
             load_laps: list[Timing] = []
             resample_laps: list[Timing] = []
             with ExitStack() as stack:
-                stack.enter_context(stopwatch(service.song, "load_audio", load_laps))
-                stack.enter_context(stopwatch(service.audio, "_resample", resample_laps))
+                stack.enter_context(stopwatch(tagger.song, "load_audio", load_laps))
+                stack.enter_context(stopwatch(tagger.audio, "_resample", resample_laps))
                 song_windows = decode_windows(
                     upload.path,
                     plan,
@@ -139,7 +139,7 @@ async def one_request(
                     max_seconds=settings.max_duration_s,
                 )
             steps.lap("windows")  # decode + resample + windows, split below
-            predictions = await batcher.submit(song_windows.chunks)
+            predictions = await batcher.submit(song_windows.windows)
             steps.lap("model")
         record = build_record(
             result_id,
@@ -182,16 +182,14 @@ def measure_song(
 
 def run() -> str:
     settings = Settings()
-    device = configure_tensorflow(
-        intra_op_threads=settings.tf_intra_op_threads, inter_op_threads=settings.tf_inter_op_threads
-    )
-    model = ServingModel(latest_versions(models_dir())[DEFAULT_MODEL], device=device)
+    device = configure_tensorflow(settings.runtime)
+    model = ServingModel(ModelRepository(models_dir()).resolve(DEFAULT_MODEL).path, device=device)
     model.warm_up(sorted({1, settings.batch_size_for(device)}))
     plan = TagPlan.for_model(model.metadata, None)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
-        store = ResultStore(scratch / "in-process.db")
+        store = open_store(scratch / "in-process.db")
         with (
             running_server(scratch / "server") as server,
             httpx.Client(base_url=server.base_url, timeout=600) as http,

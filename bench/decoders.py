@@ -1,6 +1,6 @@
 """Decode + resample to 16 kHz mono: the candidates for the shared audio intake, on the same files.
 
-Candidates: our intake (PyAV + soxr, `service.audio.load_audio`), soundfile + soxr, tensorflow-io
+Candidates: our intake (PyAV + soxr, `tagger.audio.load_audio`), soundfile + soxr, tensorflow-io
 (`AudioIOTensor` + `tfio.audio.resample`) and the ffmpeg command line (decode, downmix and resample
 in one process, raw float32 on stdout).
 """
@@ -8,7 +8,6 @@ in one process, raw float32 on stdout).
 from __future__ import annotations
 
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -18,10 +17,8 @@ import soundfile
 import soxr
 
 from bench.report import median_spread, repeat
-from service.audio import load_audio
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from audio_files import make_audio  # noqa: E402
+from support.audio_files import make_audio
+from tagger.audio import load_audio
 
 TITLE = "Decoders: decode + resample to 16 kHz mono"
 RATE = 16_000

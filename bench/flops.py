@@ -22,12 +22,12 @@ from bench.report import Timing, timed
 MATMUL_SIZE = 2048  # 17 GFLOP per product: long enough to time, short enough to repeat often
 
 
-def flops_per_chunk(
-    serve: Callable[..., dict[str, tf.Tensor]], chunk_samples: int, *, batch: int = 2
+def flops_per_window(
+    serve: Callable[..., dict[str, tf.Tensor]], window_samples: int, *, batch: int = 2
 ) -> float:
     """FLOPs of one window through `serve(waveform=...)` (a loaded `serving_default` signature)."""
     function = tf.function(lambda waveform: serve(waveform=waveform))
-    concrete = function.get_concrete_function(tf.TensorSpec([batch, chunk_samples], tf.float32))
+    concrete = function.get_concrete_function(tf.TensorSpec([batch, window_samples], tf.float32))
     graph = convert_variables_to_constants_v2(concrete).graph
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"

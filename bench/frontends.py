@@ -5,7 +5,7 @@ Both turn the same 3-minute MP3 into musicnn's log-mel spectrogram (16 kHz, 512-
 `librosa.feature.melspectrogram` over the whole song, as musicnn and the users' scripts do; timed
 both with librosa 0.11's default resampler (soxr) and with `res_type="kaiser_best"` (resampy),
 the default before librosa 0.10, which the users' scripts were written against. Ours:
-`service.audio.load_audio` then the Kapre layers every model starts with (`training.frontend`,
+`tagger.audio.load_audio` then the Kapre layers every model starts with (`training.frontend`,
 here on their own as a `tf.function`) over the song's windows as the service cuts them. They
 alternate; the first call of each is not timed (librosa compiles numba code on its first use in a
 process). The spectrograms are compared frame by frame where both computed the same frame.
@@ -24,8 +24,8 @@ import tensorflow as tf
 
 from bench.report import Timing, measured, spread, timed
 from bench.songs import real_excerpts
-from service.audio import load_audio
-from service.chunking import cut_chunks
+from tagger.audio import load_audio
+from tagger.windows import cut_windows
 from training.frontend import build_frontend
 from training.musicnn import MUSICNN_FRONTEND, MUSICNN_HOP_SAMPLES
 
@@ -63,18 +63,18 @@ class KapreSpectrogram:
         frontend = build_frontend(MUSICNN_FRONTEND)
         self._spectrogram = tf.function(
             lambda waveform: frontend(waveform, training=False),
-            input_signature=[tf.TensorSpec([None, MUSICNN_FRONTEND.chunk_samples], tf.float32)],
+            input_signature=[tf.TensorSpec([None, MUSICNN_FRONTEND.window_samples], tf.float32)],
         )
 
     def __call__(self, waveform: np.ndarray) -> np.ndarray:
         """(windows, frames, mels)."""
         config = MUSICNN_FRONTEND
-        chunks, _ = cut_chunks(
+        windows, _ = cut_windows(
             np.pad(waveform, (config.n_fft // 2, 0)),
-            chunk_samples=config.chunk_samples,
+            window_samples=config.window_samples,
             hop=MUSICNN_HOP_SAMPLES,
         )
-        return self._spectrogram(tf.constant(np.stack(chunks))).numpy()[..., 0]
+        return self._spectrogram(tf.constant(np.stack(windows))).numpy()[..., 0]
 
 
 def max_difference(ours: np.ndarray, reference: np.ndarray) -> float:
@@ -87,7 +87,7 @@ def max_difference(ours: np.ndarray, reference: np.ndarray) -> float:
 PIPELINES = {
     "old": ("`librosa.load`", "`librosa.feature.melspectrogram` + log"),
     "old, librosa < 0.10": ("`librosa.load(res_type='kaiser_best')`", "the same"),
-    "ours": ("`service.audio.load_audio`", "windows + Kapre front end"),
+    "ours": ("`tagger.audio.load_audio`", "windows + Kapre front end"),
 }
 
 

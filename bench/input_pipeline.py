@@ -5,7 +5,7 @@ the pipeline alone (`labelled_dataset` with the reference augmentation, once its
 are cached: what every epoch after the first delivers), the training step alone (`train_on_batch`
 on one batch held in memory, compiled as `training.train` compiles), and `fit` fed by the pipeline,
 which is what a run gets. The first batch also reports the cold start: the shuffle buffer holds
-every track, so it waits for all of them to be decoded through `service.audio`. Tracks are
+every track, so it waits for all of them to be decoded through `tagger.audio`. Tracks are
 excerpts of real recordings (Debian's `asc-music`) cut as 44.1 kHz stereo MP3s, with random tags.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from bench.report import spread
 from bench.songs import real_excerpts
-from service.model_format import SCORES_OUTPUT
+from tagger.model_format import SCORES_OUTPUT
 from training import pipeline
 from training.augment import AugmentationConfig, Augmenter
 from training.dataset import Track
@@ -89,9 +89,9 @@ def measure_preset(preset: str, audio: list[Path]) -> PresetResult:
     model.compile(
         optimizer=keras.optimizers.Adam(1e-4), loss={SCORES_OUTPUT: keras.losses.BinaryCrossentropy()}
     )
-    chunks, labels = next(batches)
-    model.train_on_batch(chunks, {SCORES_OUTPUT: labels})  # builds the train function
-    fit_data = dataset.map(lambda chunk, target: (chunk, {SCORES_OUTPUT: target}))
+    windows, labels = next(batches)
+    model.train_on_batch(windows, {SCORES_OUTPUT: labels})  # builds the train function
+    fit_data = dataset.map(lambda window, target: (window, {SCORES_OUTPUT: target}))
     model.fit(fit_data, steps_per_epoch=2, epochs=1, verbose=0)
     rates: dict[str, list[float]] = {"pipeline": [], "step": [], "fit": []}
     for _ in range(RUNS):  # the three alternate, so a change in background load hits all of them
@@ -101,7 +101,7 @@ def measure_preset(preset: str, audio: list[Path]) -> PresetResult:
         rates["pipeline"].append(_rate(time.perf_counter() - started, PIPELINE_BATCHES))
         started = time.perf_counter()
         for _ in range(TRAIN_STEPS):
-            model.train_on_batch(chunks, {SCORES_OUTPUT: labels})
+            model.train_on_batch(windows, {SCORES_OUTPUT: labels})
         rates["step"].append(_rate(time.perf_counter() - started, TRAIN_STEPS))
         clock = BatchClock()
         model.fit(fit_data, steps_per_epoch=TRAIN_STEPS + 1, epochs=1, verbose=0, callbacks=[clock])
@@ -135,7 +135,7 @@ def report(results: list[PresetResult], num_tracks: int) -> str:
     ]
     for item in results:
         headroom = statistics.median(item.pipeline) / statistics.median(item.step)
-        window = ZOO_PRESETS[item.preset].frontend.chunk_seconds
+        window = ZOO_PRESETS[item.preset].frontend.window_seconds
         lines.append(
             f"| `{item.preset}` | {window:g} s | {item.cold_start:.1f} s "
             f"| {spread(item.pipeline)} | {spread(item.step)} | {spread(item.fit)} | {headroom:.1f}× |"

@@ -3,7 +3,7 @@
 Models: the four musicnn ports in TAGGER_MODELS_DIR (default `saved_models/`) and the zoo's
 `transformer` and `resnet` presets with random weights, exported to a temporary directory with
 `training.export` (no trained ones ship yet; random weights cost the same arithmetic). Each runs
-through `service.inference.ServingModel`, the server's own code path, with the server's default
+through `tagger.inference.ServingModel`, the server's own code path, with the server's default
 thread pools. Each timed model call is paired with a timed `MATMUL_SIZE` matmul right before it,
 so the percentage of the ceiling compares two measurements taken under the same background load.
 Batch sizes whose single call would take longer than `CALL_LIMIT_S` are skipped to keep the run
@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from bench.flops import MATMUL_SIZE, Matmul, flops_per_chunk
+from bench.flops import MATMUL_SIZE, Matmul, flops_per_window
 from bench.report import Target, Timing, markdown_table, spread, target_line, timed
-from service.inference import ServingModel, configure_tensorflow
-from service.model_format import ModelCard, latest_versions
-from service.settings import Settings
+from tagger.inference import ServingModel, configure_tensorflow
+from tagger.model_format import ModelCard
+from tagger.repository import ModelRepository
+from tagger.settings import Settings
 
 TITLE = "Model throughput and FLOP/s"
 MUSICNN_PORTS = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
@@ -52,7 +53,7 @@ class Cell:
     products: list[Timing]
     matmul_flops: float
 
-    def chunks_per_second(self) -> list[float]:
+    def windows_per_second(self) -> list[float]:
         return [self.batch / call.wall for call in self.calls]
 
     def fraction_of_ceiling(self, clock: str) -> list[float]:
@@ -66,8 +67,8 @@ class Cell:
 @dataclass(frozen=True)
 class ModelResult:
     name: str
-    chunk_seconds: float
-    flops_per_chunk: float
+    window_seconds: float
+    flops_per_window: float
     cells: list[Cell]
     skipped: list[int]
 
@@ -79,8 +80,8 @@ class ModelResult:
 def shipped_models(scratch: Path) -> dict[str, Path]:
     """Version directories of the musicnn ports that exist, then the zoo presets exported to `scratch`."""
     models_dir = Path(os.environ.get("TAGGER_MODELS_DIR", "saved_models"))
-    available = latest_versions(models_dir) if models_dir.is_dir() else {}
-    models = {name: available[name] for name in MUSICNN_PORTS if name in available}
+    available = ModelRepository(models_dir).catalog().models if models_dir.is_dir() else {}
+    models = {name: available[name].path for name in MUSICNN_PORTS if name in available}
     from training.export import export_model  # Keras + Kapre: only needed to make the zoo models
     from training.zoo import PRESETS, build_preset
 
@@ -98,25 +99,25 @@ def shipped_models(scratch: Path) -> dict[str, Path]:
 
 def measure_model(name: str, version_dir: Path, matmul: Matmul, device: str) -> ModelResult:
     model = ServingModel(version_dir, device=device)
-    flops = flops_per_chunk(model.signature, model.metadata.chunk_samples)
+    flops = flops_per_window(model.signature, model.metadata.window_samples)
     rng = np.random.default_rng(0)
-    window = 0.1 * rng.standard_normal(model.metadata.chunk_samples).astype(np.float32)
+    window = 0.1 * rng.standard_normal(model.metadata.window_samples).astype(np.float32)
     cells, skipped = [], []
     for batch in BATCH_SIZES:
-        chunks = [window] * batch
-        warm_up = timed(lambda: model.predict(chunks))  # noqa: B023 - new shapes build new kernels
+        windows = [window] * batch
+        warm_up = timed(lambda: model.predict(windows))  # noqa: B023 - new shapes build new kernels
         if warm_up.wall > CALL_LIMIT_S:
             skipped = [size for size in BATCH_SIZES if size >= batch]
             break
         calls, products = [], []
         for _ in range(RUNS):
             products.append(matmul.measure())
-            calls.append(timed(lambda: model.predict(chunks)))  # noqa: B023 - called at once
+            calls.append(timed(lambda: model.predict(windows)))  # noqa: B023 - called at once
         cells.append(Cell(batch, flops * batch, calls, products, matmul.flops))
         logger.info(
-            "%s batch %d: %.1f windows/s", name, batch, statistics.median(cells[-1].chunks_per_second())
+            "%s batch %d: %.1f windows/s", name, batch, statistics.median(cells[-1].windows_per_second())
         )
-    return ModelResult(name, model.metadata.chunk_seconds, flops, cells, skipped)
+    return ModelResult(name, model.metadata.window_seconds, flops, cells, skipped)
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def compare_xla(name: str, version_dir: Path, batch: int, device: str) -> XlaCom
     compiled = tf.function(lambda waveform: plain(waveform=waveform), jit_compile=True)
     rng = np.random.default_rng(0)
     waveform = tf.constant(
-        0.1 * rng.standard_normal((batch, model.metadata.chunk_samples)).astype(np.float32)
+        0.1 * rng.standard_normal((batch, model.metadata.window_samples)).astype(np.float32)
     )
     with tf.device(device):
         reference = plain(waveform=waveform)["scores"].numpy()
@@ -157,9 +158,7 @@ def compare_xla(name: str, version_dir: Path, batch: int, device: str) -> XlaCom
 
 def run() -> str:
     served = Settings()
-    device = configure_tensorflow(
-        intra_op_threads=served.tf_intra_op_threads, inter_op_threads=served.tf_inter_op_threads
-    )
+    device = configure_tensorflow(served.runtime)
     matmul = Matmul(device)
     with tempfile.TemporaryDirectory() as tmp:
         models = shipped_models(Path(tmp))
@@ -176,7 +175,7 @@ def report(
     results: list[ModelResult], xla: list[XlaComparison], served: Settings, device: str, matmul_flops: float
 ) -> str:
     products = [product for result in results for cell in result.cells for product in cell.products]
-    largest = max(results, key=lambda result: result.flops_per_chunk)
+    largest = max(results, key=lambda result: result.flops_per_window)
     best = largest.best()
     cpu_fraction, wall_fraction = (
         statistics.median(best.fraction_of_ceiling(clock)) for clock in ("cpu", "wall")
@@ -203,8 +202,8 @@ def report(
         ),
         met=met,
         note=(
-            f"`{largest.name}` is the largest model ({largest.flops_per_chunk / 1e9:.1f} GFLOP per "
-            f"{largest.chunk_seconds:g} s window)."
+            f"`{largest.name}` is the largest model ({largest.flops_per_window / 1e9:.1f} GFLOP per "
+            f"{largest.window_seconds:g} s window)."
             + ("" if met else f" Short by {CEILING_TARGET - cpu_fraction:.0%} of the ceiling.")
         ),
     )
@@ -219,16 +218,16 @@ def _summary_table(results: list[ModelResult]) -> str:
     rows = []
     for result in results:
         cell = result.best()
-        per_second = cell.chunks_per_second()
+        per_second = cell.windows_per_second()
         rows.append(
             [
                 f"`{result.name}`",
-                f"{result.chunk_seconds:.2f} s",
-                f"{result.flops_per_chunk / 1e9:.2f}",
+                f"{result.window_seconds:.2f} s",
+                f"{result.flops_per_window / 1e9:.2f}",
                 str(cell.batch),
                 spread(per_second, digits=1),
-                spread(per_second, scale=result.chunk_seconds),
-                spread(per_second, scale=result.flops_per_chunk / 1e9),
+                spread(per_second, scale=result.window_seconds),
+                spread(per_second, scale=result.flops_per_window / 1e9),
                 spread(cell.fraction_of_ceiling("wall"), scale=100),
                 spread(cell.fraction_of_ceiling("cpu"), scale=100),
             ]
@@ -241,7 +240,7 @@ def _batch_cell(result: ModelResult, size: int) -> str:
     if cell is None:
         return "skipped" if size in result.skipped else "—"
     return (
-        f"{statistics.median(cell.chunks_per_second()):.1f}/s, "
+        f"{statistics.median(cell.windows_per_second()):.1f}/s, "
         f"{statistics.median(cell.fraction_of_ceiling('cpu')):.0%}"
     )
 

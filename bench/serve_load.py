@@ -15,7 +15,6 @@ import asyncio
 import logging
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -29,13 +28,11 @@ import numpy as np
 from bench.report import Target, Timing, spread, target_line, timed
 from bench.serving import DEFAULT_MODEL, models_dir, running_server
 from bench.songs import real_excerpts, song_variants
-from service.inference import ServingModel, configure_tensorflow
-from service.model_format import latest_versions
-from service.settings import Settings
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "service"))
-from server_process import ServerProcess  # noqa: E402
-from service_helpers import metric  # noqa: E402
+from support.server_process import ServerProcess
+from support.service_helpers import metric
+from tagger.inference import ServingModel, configure_tensorflow
+from tagger.repository import ModelRepository
+from tagger.settings import Settings
 
 TITLE = "Service under load"
 CLIENT_LEVELS = (1, 4, 16, 64)
@@ -149,12 +146,10 @@ def measure_serving(variants: list[Path], scratch: Path) -> dict[str, list[Level
 
 def measure_model(settings: Settings) -> dict[int, list[Timing]]:
     """Calls of the model alone per batch size, with the server's thread pools."""
-    device = configure_tensorflow(
-        intra_op_threads=settings.tf_intra_op_threads, inter_op_threads=settings.tf_inter_op_threads
-    )
-    model = ServingModel(latest_versions(models_dir())[DEFAULT_MODEL], device=device)
+    device = configure_tensorflow(settings.runtime)
+    model = ServingModel(ModelRepository(models_dir()).resolve(DEFAULT_MODEL).path, device=device)
     rng = np.random.default_rng(0)
-    window = 0.1 * rng.standard_normal(model.metadata.chunk_samples).astype(np.float32)
+    window = 0.1 * rng.standard_normal(model.metadata.window_samples).astype(np.float32)
     timings: dict[int, list[Timing]] = {size: [] for size in MODEL_BATCH_SIZES}
     for size in MODEL_BATCH_SIZES:
         model.predict([window] * size)

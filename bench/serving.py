@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,8 +11,7 @@ from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "service"))
-from server_process import ServerProcess  # noqa: E402
+from support.server_process import ServerProcess
 
 DEFAULT_MODEL = "MSD_musicnn"
 

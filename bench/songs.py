@@ -9,11 +9,9 @@ they cost on users' files.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from debian_music import debian_music  # noqa: E402
+from support.debian_music import debian_music
 
 UPLOAD_ENCODING = ["-ar", "44100", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "192k"]
 EXCERPT_START_S = 20.0  # past the intros

@@ -7,7 +7,7 @@ import logging
 import uvicorn
 
 from service.main import create_app
-from service.settings import get_settings
+from tagger.settings import Settings
 
 # uvicorn's access-log record arguments: client, method, path with query string, HTTP version, status.
 ACCESS_LOG_ARGS = 5
@@ -24,14 +24,14 @@ class DropQueryString(logging.Filter):
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = Settings()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # uvicorn's logging set-up keeps filters already on its loggers.
     logging.getLogger("uvicorn.access").addFilter(DropQueryString())
     uvicorn.run(
-        create_app(),
+        create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

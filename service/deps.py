@@ -8,14 +8,16 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from service.metrics import Metrics
-from service.settings import Settings, get_settings
-from service.tagging import TaggingService
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+from tagger.metrics import Metrics
+from tagger.settings import Settings
+from tagger.tagging import TaggingService
 
 bearer_scheme = HTTPBearer(auto_error=False, description="`Authorization: Bearer <TAGGER_API_KEY>`")
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: <TAGGER_API_KEY>`")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.state.settings
 
 
 def get_tagger(request: Request) -> TaggingService:
@@ -26,6 +28,7 @@ def get_metrics(request: Request) -> Metrics:
     return request.state.metrics
 
 
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 TaggerDep = Annotated[TaggingService, Depends(get_tagger)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 

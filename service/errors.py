@@ -1,7 +1,8 @@
-"""Which HTTP status each domain error becomes, in one table; the handler answers `{"detail": ...}`.
+"""HTTP answers for errors: `{"detail": ...}` with the status from the core's one table.
 
-The pipeline raises plain exceptions that say what went wrong; this is the only place that
-decides what that means in HTTP, so no user input can surface as a 500.
+The pipeline raises subclasses of `tagger.errors.TaggerError` that say what went wrong, and
+`tagger.errors.HTTP_STATUS` says what each means in HTTP; this module only applies it, so no
+user input can surface as a 500.
 """
 
 from __future__ import annotations
@@ -11,46 +12,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from service.aggregate import MixedModelsError
-from service.audio import (
-    AudioError,
-    AudioTooLongError,
-    UndecodableAudioError,
-)
-from service.batcher import QueueFullError
-from service.chunking import InvalidHopError
-from service.tagging import NotReadyError, RequestTimeoutError, UnknownModelError
-from service.upload import MalformedUploadError, NotMultipartError, UploadTooLargeError
+from tagger.errors import TaggerError, http_status
 
 RETRY_AFTER_SECONDS = 5
-
-# Looked up along the exception's class hierarchy, most specific first.
-ERROR_STATUS: dict[type[Exception], int] = {
-    AudioError: 422,  # empty, too short, NaN/inf samples
-    UndecodableAudioError: 415,
-    AudioTooLongError: 413,
-    UploadTooLargeError: 413,
-    NotMultipartError: 415,
-    MalformedUploadError: 422,
-    InvalidHopError: 422,
-    UnknownModelError: 404,
-    MixedModelsError: 422,
-    NotReadyError: 503,
-    QueueFullError: 503,
-    RequestTimeoutError: 503,  # overloaded: the same advice as a full queue, retry later
-    # Nobody reads this answer; it keeps an aborted upload out of the error log and the 5xx count.
-    ClientDisconnect: 400,
-}
-
-
-def status_for(error: Exception) -> int:
-    return next(ERROR_STATUS[cls] for cls in type(error).__mro__ if cls in ERROR_STATUS)
+# Nobody reads this answer; it keeps an aborted upload out of the error log and the 5xx count.
+CLIENT_DISCONNECT_STATUS = 400
 
 
 async def domain_error_response(request: Request, error: Exception) -> JSONResponse:
-    status = status_for(error)
+    if isinstance(error, TaggerError):
+        status, detail = http_status(error), str(error)
+    else:  # ClientDisconnect
+        status, detail = (
+            CLIENT_DISCONNECT_STATUS,
+            "the client closed the connection before the upload was complete",
+        )
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
-    detail = str(error) or "the client closed the connection before the upload was complete"
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
@@ -63,6 +40,6 @@ async def validation_error_response(request: Request, error: RequestValidationEr
 
 
 def add_error_handlers(app: FastAPI) -> None:
-    for error_class in ERROR_STATUS:
-        app.add_exception_handler(error_class, domain_error_response)
+    app.add_exception_handler(TaggerError, domain_error_response)
+    app.add_exception_handler(ClientDisconnect, domain_error_response)
     app.add_exception_handler(RequestValidationError, validation_error_response)  # type: ignore[arg-type]

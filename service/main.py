@@ -1,7 +1,7 @@
 """The FastAPI application: `create_app()` wires routes, error handlers, metrics and the lifespan.
 
-Nothing happens at import time: settings are read and models loaded when the lifespan starts.
-Run it with `python -m service` (or `uvicorn --factory service.main:create_app`).
+Nothing happens at import time: the caller passes the settings (`python -m service` reads them from
+the environment), and models load when the lifespan starts.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from service.errors import add_error_handlers
-from service.metrics import Metrics
 from service.request_metrics import RequestMetricsMiddleware
 from service.routes import aggregate, health, metrics, models, tagging
-from service.settings import get_settings
-from service.tagging import TaggingService
+from tagger.metrics import Metrics
+from tagger.settings import Settings
+from tagger.tagging import TaggingService
 
 DESCRIPTION = """\
 Upload a song, get back a song-level tag vector, the top tags, an embedding and a taggram
@@ -28,7 +28,7 @@ the hop, so the same upload is answered from the store. Errors are JSON `{"detai
 """
 
 
-def create_app() -> FastAPI:
+def create_app(settings: Settings) -> FastAPI:
     metrics_registry = Metrics()
 
     @asynccontextmanager
@@ -37,10 +37,10 @@ def create_app() -> FastAPI:
 
         Loading after start-up lets /healthz answer at once and /readyz report progress.
         """
-        tagger = TaggingService(get_settings(), metrics_registry)
+        tagger = TaggingService(settings, metrics_registry)
         loading = asyncio.create_task(tagger.load_models(), name="load-models")
         try:
-            yield {"tagger": tagger, "metrics": metrics_registry}
+            yield {"tagger": tagger, "metrics": metrics_registry, "settings": settings}
         finally:
             loading.cancel()
             await asyncio.gather(loading, return_exceptions=True)

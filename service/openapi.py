@@ -12,12 +12,13 @@ from pathlib import Path
 import yaml
 
 from service.main import create_app
+from tagger.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
 def openapi_yaml() -> str:
-    return yaml.safe_dump(create_app().openapi(), sort_keys=False, allow_unicode=True, width=110)
+    return yaml.safe_dump(create_app(Settings()).openapi(), sort_keys=False, allow_unicode=True, width=110)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.metrics import Metrics
+from tagger.metrics import Metrics
 
 
 class RequestMetricsMiddleware:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field, StringConstraints
 
-from service.aggregate import TrackSetMean
-from service.model_format import ModelCard
-from service.store import TagRecord
+from tagger.aggregate import TrackSetMean
+from tagger.model_format import FrontendSpec, ModelCard
+from tagger.predictions import TagRecord
 
 MAX_AGGREGATE_IDS = 10_000
 
@@ -38,8 +38,8 @@ class TagResult(BaseModel):
     )
     model: ModelRef
     duration: float = Field(description="Seconds of decoded audio.")
-    n_chunks: int = Field(description="Windows the song was cut into (rows of the taggram).")
-    chunk_seconds: float
+    n_windows: int = Field(description="Windows the song was cut into (rows of the taggram).")
+    window_seconds: float
     hop_seconds: float
     tags: list[str] = Field(description="The model's vocabulary, in the order of `scores`.")
     scores: list[float] = Field(description="Song-level score of every tag (mean over windows), in [0, 1].")
@@ -54,8 +54,8 @@ class TagResult(BaseModel):
             id=record.id,
             model=ModelRef(name=record.model_name, version=record.model_version),
             duration=record.duration,
-            n_chunks=record.n_chunks,
-            chunk_seconds=record.chunk_seconds,
+            n_windows=record.n_windows,
+            window_seconds=record.window_seconds,
             hop_seconds=record.hop_seconds,
             tags=record.tags,
             scores=record.scores.tolist(),
@@ -72,9 +72,9 @@ class Taggram(BaseModel):
     model: ModelRef
     tags: list[str]
     times: list[float] = Field(description="Start second of each window.")
-    chunk_seconds: float
+    window_seconds: float
     hop_seconds: float
-    scores: list[list[float]] = Field(description="n_chunks × n_tags sigmoid scores.")
+    scores: list[list[float]] = Field(description="n_windows × n_tags sigmoid scores.")
 
     @classmethod
     def from_record(cls, record: TagRecord) -> Taggram:
@@ -83,7 +83,7 @@ class Taggram(BaseModel):
             model=ModelRef(name=record.model_name, version=record.model_version),
             tags=record.tags,
             times=record.times.tolist(),
-            chunk_seconds=record.chunk_seconds,
+            window_seconds=record.window_seconds,
             hop_seconds=record.hop_seconds,
             scores=record.taggram.tolist(),
         )
@@ -91,15 +91,26 @@ class Taggram(BaseModel):
 
 class ModelInfo(BaseModel):
     name: str
+    status: Literal["loading", "ready", "failed"]
+    error: str | None = Field(None, description="Why the model failed to load (status `failed`).")
     version: int
     default: bool
-    device: str | None = Field(description="Where the model runs (`/GPU:0`, `/CPU:0`); null while loading.")
+    device: str | None = Field(description="Where the model runs (`/GPU:0`, `/CPU:0`); null unless ready.")
     tags: list[str]
     embedding_size: int
     sample_rate: int
-    chunk_seconds: float
-    frontend: dict[str, Any] = Field(description="The mel front end inside the graph, as exported.")
+    window_seconds: float
+    frontend: FrontendSpec = Field(description="The mel front end inside the graph, as exported.")
+    default_hop_seconds: float = Field(description="Seconds between windows when a request names no hop.")
     card: ModelCard
+
+
+class UnreadableModel(BaseModel):
+    """A model folder the server could not read: it is skipped, the others serve."""
+
+    name: str
+    status: Literal["failed"] = "failed"
+    error: str
 
 
 class Liveness(BaseModel):
@@ -107,8 +118,11 @@ class Liveness(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: Literal["ready", "loading", "failed"]
-    models: dict[str, int] = Field(description="Served model names and versions.")
+    status: Literal["ready", "loading", "failed"] = Field(
+        description="`ready` once every model has loaded or failed and the default model serves."
+    )
+    models: dict[str, int] = Field(description="Readable model names and versions.")
+    failed: dict[str, str] = Field(default_factory=dict, description="Models skipped, with the reason.")
     detail: str | None = None
 
 

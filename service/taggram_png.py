@@ -19,15 +19,15 @@ DPI = 100
 
 
 def render_taggram_png(
-    *, tags: list[str], times: np.ndarray, chunk_seconds: float, scores: np.ndarray, title: str
+    *, tags: list[str], times: np.ndarray, window_seconds: float, scores: np.ndarray, title: str
 ) -> bytes:
-    """PNG bytes of `scores` (n_chunks, n_tags) with one row per tag and time in seconds along x."""
+    """PNG bytes of `scores` (n_windows, n_tags) with one row per tag and time in seconds along x."""
     height = max(MIN_HEIGHT_INCHES, 1.5 + INCHES_PER_TAG * len(tags))
     figure = Figure(figsize=(WIDTH_INCHES, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     # Each column spans its window's start to the next start (or the window's end for the last one).
-    edges = np.append(times, times[-1] + chunk_seconds)
+    edges = np.append(times, times[-1] + window_seconds)
     image = axes.pcolormesh(edges, np.arange(len(tags) + 1), scores.T, cmap="magma", vmin=0.0, vmax=1.0)
     axes.set_yticks(np.arange(len(tags)) + 0.5, labels=tags, fontsize=8)
     axes.invert_yaxis()

@@ -20,24 +20,10 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 
+from tagger.errors import MalformedUploadError, NotMultipartError, UploadTooLargeError
+
 # Room for multipart boundaries, part headers and small extra fields around the file.
 ENVELOPE_BYTES = 64 * 1024
-
-
-class UploadError(ValueError):
-    """The request body is not an acceptable upload; the message says why."""
-
-
-class NotMultipartError(UploadError):
-    """The body is not multipart/form-data."""
-
-
-class MalformedUploadError(UploadError):
-    """Multipart, but broken, without the expected file field, or with an empty file."""
-
-
-class UploadTooLargeError(UploadError):
-    """The file (or the whole body) is larger than allowed."""
 
 
 @dataclass(frozen=True)

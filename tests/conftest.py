@@ -1,8 +1,5 @@
-"""Test-wide set-up: make `tests/audio_files.py` importable and keep TensorFlow quiet."""
+"""Test-wide set-up: keep TensorFlow quiet. Helpers live in `tests/support` (on pytest's `pythonpath`)."""
 
 import os
-import sys
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).parent))

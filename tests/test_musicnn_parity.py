@@ -3,9 +3,9 @@
 musicnn's own extractor runs in a subprocess (tests/musicnn_oracle.py); our models are the
 SavedModels `python -m training import-musicnn` exports. They are checked twice: loaded with
 TensorFlow alone and fed the way the service feeds them (`load_audio` at 16 kHz, the song padded
-with n_fft/2 leading zeros as training/musicnn.py explains, chunks of `chunk_samples` every
+with n_fft/2 leading zeros as training/musicnn.py explains, windows of `window_samples` every
 47,872 samples, the last one zero-padded), and through the real service: `python -m service` under
-uvicorn, POST /tag with hop=2.992, then GET /taggram/{id}.
+uvicorn, POST /tag with the default hop (the model's own, 2.992 s), then GET /taggram/{id}.
 """
 
 from __future__ import annotations
@@ -19,22 +19,19 @@ import httpx
 import numpy as np
 import pytest
 import tensorflow as tf
-from audio_files import make_audio
-from debian_music import debian_music
-from musicnn_oracle import oracle_key, run_oracle
 
-from service.audio import load_audio
-from service.model_format import ModelMetadata, read_metadata
+from support.audio_files import make_audio
+from support.debian_music import debian_music
+from support.musicnn_oracle import oracle_key, run_oracle
+from support.server_process import ServerProcess
+from tagger.audio import load_audio
+from tagger.model_format import ModelMetadata, read_metadata
 from training.musicnn import MUSICNN_FRONTEND, MUSICNN_HOP_SAMPLES
-
-# The service tests' real-server helper lives beside them; tests/service is not a package.
-sys.path.insert(0, str(Path(__file__).parent / "service"))
-from server_process import ServerProcess  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 MODELS = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
-# The issue's acceptance bounds on tag activations, and a bound on the first chunk's embedding.
+# The issue's acceptance bounds on tag activations, and a bound on the first window's embedding.
 MEAN_TOLERANCE = 0.005
 MAX_TOLERANCE = 0.02
 EMBEDDING_TOLERANCE = 1e-3
@@ -99,20 +96,20 @@ def references(
     return output, expected
 
 
-def musicnn_chunks(waveform: np.ndarray, metadata: ModelMetadata, num_chunks: int) -> np.ndarray:
-    lead = metadata.frontend["n_fft"] // 2
-    padded = np.pad(waveform, (lead, metadata.chunk_samples))
-    starts = np.arange(num_chunks) * MUSICNN_HOP_SAMPLES
-    return np.stack([padded[start : start + metadata.chunk_samples] for start in starts])
+def musicnn_windows(waveform: np.ndarray, metadata: ModelMetadata, num_windows: int) -> np.ndarray:
+    lead = metadata.frontend.n_fft // 2
+    padded = np.pad(waveform, (lead, metadata.window_samples))
+    starts = np.arange(num_windows) * MUSICNN_HOP_SAMPLES
+    return np.stack([padded[start : start + metadata.window_samples] for start in starts])
 
 
-def port_outputs(version_dir: Path, songs: list[Path], num_chunks: list[int]) -> list[dict[str, np.ndarray]]:
+def port_outputs(version_dir: Path, songs: list[Path], num_windows: list[int]) -> list[dict[str, np.ndarray]]:
     metadata = read_metadata(version_dir)
     serve = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
     outputs = []
-    for song, count in zip(songs, num_chunks, strict=True):
+    for song, count in zip(songs, num_windows, strict=True):
         waveform = load_audio(song, sample_rate=metadata.sample_rate)
-        result = serve(waveform=tf.constant(musicnn_chunks(waveform, metadata, count)))
+        result = serve(waveform=tf.constant(musicnn_windows(waveform, metadata, count)))
         outputs.append({name: value.numpy() for name, value in result.items()})
     return outputs
 
@@ -164,7 +161,7 @@ def test_http_api_serves_musicnn_taggrams(
                 with song.open("rb") as file:
                     response = client.post(
                         "/tag",
-                        params={"model": "MSD_musicnn", "hop": HOP_SECONDS},
+                        params={"model": "MSD_musicnn"},  # the default hop is musicnn's
                         files={"file": (song.name, file)},
                     )
                 assert response.status_code == 200, response.text

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import keras
 
-from service.model_format import EMBEDDING_OUTPUT, SCORES_OUTPUT
-from training.frontend import FrontendConfig, build_frontend
+from tagger.model_format import EMBEDDING_OUTPUT, SCORES_OUTPUT, FrontendSpec
+from training.frontend import build_frontend
 
 
 def batch_norm(name: str) -> keras.layers.BatchNormalization:
@@ -19,12 +19,12 @@ def batch_norm(name: str) -> keras.layers.BatchNormalization:
     return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
 
 
-def spectrogram_input(frontend: FrontendConfig) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+def spectrogram_input(frontend: FrontendSpec) -> tuple[keras.KerasTensor, keras.KerasTensor]:
     """The waveform input and its batch-normalised log-mel spectrogram, (batch, frames, n_mels, 1).
 
     The reference models normalise with a BatchNorm on the spectrogram instead of dataset statistics.
     """
-    waveform = keras.Input(shape=(frontend.chunk_samples,), name="waveform")
+    waveform = keras.Input(shape=(frontend.window_samples,), name="waveform")
     spectrogram = build_frontend(frontend)(waveform)
     return waveform, batch_norm("spectrogram_bn")(spectrogram)
 

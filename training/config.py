@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 import keras
 import tomllib
 
+from tagger.model_format import FrontendSpec
 from training.augment import AugmentationConfig
-from training.frontend import FrontendConfig
 from training.zoo import PRESETS, build_model
 
 T = TypeVar("T")
@@ -26,11 +26,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """A zoo preset, optionally with other sizes or another chunk length (the sample rate is the preset's)."""
+    """A zoo preset, optionally with other sizes or another window length (same sample rate)."""
 
     preset: str
     sizes: dict[str, Any] = field(default_factory=dict)
-    chunk_seconds: float | None = None
+    window_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -39,12 +39,12 @@ class ModelConfig:
             )
 
     @property
-    def frontend(self) -> FrontendConfig:
+    def frontend(self) -> FrontendSpec:
         """The front end to decode, crop, train, evaluate and export this model with."""
         frontend = PRESETS[self.preset].frontend
-        if self.chunk_seconds is None:
+        if self.window_seconds is None:
             return frontend
-        return dataclasses.replace(frontend, chunk_samples=round(self.chunk_seconds * frontend.sample_rate))
+        return dataclasses.replace(frontend, window_samples=round(self.window_seconds * frontend.sample_rate))
 
     def build(self, num_tags: int, name: str) -> keras.Model:
         preset = PRESETS[self.preset]
@@ -72,7 +72,6 @@ class FitConfig:
     steps_per_epoch: int | None = None  # None: one pass over the training (or unlabelled) tracks
     learning_rate: float = 1e-4
     patience: int = 20
-    validation_chunks: int = 8
     augment: bool = True
     seed: int = 0
 

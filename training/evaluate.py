@@ -1,9 +1,9 @@
-"""Macro ROC-AUC and PR-AUC (average precision) at chunk level and song level, with a per-tag table.
+"""Macro ROC-AUC and PR-AUC (average precision) at window level and song level, with a per-tag table.
 
-Song level scores a track by the mean of its chunk sigmoids over evenly spaced chunks; chunk level
-scores every chunk against its track's tags. A tag with no positives (or no negatives) in the
-evaluation set has no ROC-AUC: it is listed under `excluded_tags` with the reason and left out of
-the macro averages, never counted as 0 or 0.5.
+Song level scores a track by the mean of its window sigmoids, over the windows the service cuts
+(`tagger.windows`, at the model's hop); window level scores every window against its track's tags.
+A tag with no positives (or no negatives) in the evaluation set has no ROC-AUC: it is listed under
+`excluded_tags` with the reason and left out of the macro averages, never counted as 0 or 0.5.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ import tensorflow as tf
 from sklearn.metrics import average_precision_score, roc_auc_score
 from tqdm import tqdm
 
-from service.model_format import SCORES_OUTPUT, SIGNATURE
+from tagger.model_format import SCORES_OUTPUT, SIGNATURE, FrontendSpec
 from training import pipeline
 from training.dataset import Track, multi_hot
-from training.frontend import FrontendConfig
 
 Predictor = Callable[[tf.Tensor], np.ndarray]
 
@@ -42,58 +41,59 @@ def saved_model_predictor(loaded: Any) -> Predictor:
 
 @dataclass(frozen=True)
 class Predictions:
-    """Scores of every evenly spaced chunk, the track each belongs to, and each track's mean."""
+    """Scores of every window, the track each belongs to, and each track's mean."""
 
-    chunk_scores: np.ndarray  # (num_tracks * num_chunks, num_tags)
-    track_index: np.ndarray  # (num_tracks * num_chunks,)
+    window_scores: np.ndarray  # (total windows, num_tags)
+    track_index: np.ndarray  # (total windows,)
     song_scores: np.ndarray  # (num_tracks, num_tags)
 
 
 def predict_tracks(
     predict: Predictor,
     tracks: list[Track],
-    frontend: FrontendConfig,
+    frontend: FrontendSpec,
     *,
-    num_chunks: int,
+    hop_samples: int,
     batch_size: int = 32,
 ) -> Predictions:
-    """Chunk scores over `num_chunks` evenly spaced chunks per track, decoded for the model's `frontend`."""
+    """Scores of every track's windows at `hop_samples`, decoded and cut as the service does it."""
     no_targets = np.zeros((len(tracks), 0), np.float32)
     dataset = pipeline.evaluation_dataset(
-        tracks, no_targets, frontend, num_chunks=num_chunks, batch_size=batch_size
+        tracks, no_targets, frontend, hop_samples=hop_samples, batch_size=batch_size
     )
     batches = [
-        (predict(chunks), index.numpy()) for chunks, _, index in tqdm(dataset, desc="evaluating", leave=False)
+        (predict(windows), index.numpy())
+        for windows, _, index in tqdm(dataset, desc="evaluating", leave=False)
     ]
-    chunk_scores = np.concatenate([scores for scores, _ in batches])
+    window_scores = np.concatenate([scores for scores, _ in batches])
     track_index = np.concatenate([index for _, index in batches])
-    song_scores = np.zeros((len(tracks), chunk_scores.shape[1]))
-    np.add.at(song_scores, track_index, chunk_scores)
+    song_scores = np.zeros((len(tracks), window_scores.shape[1]))
+    np.add.at(song_scores, track_index, window_scores)
     song_scores /= np.bincount(track_index, minlength=len(tracks))[:, np.newaxis]
-    return Predictions(chunk_scores, track_index, song_scores)
+    return Predictions(window_scores, track_index, song_scores)
 
 
 def evaluate(
     predict: Predictor,
     tracks: list[Track],
     vocabulary: list[str],
-    frontend: FrontendConfig,
+    frontend: FrontendSpec,
     *,
-    num_chunks: int,
+    hop_samples: int,
     batch_size: int = 32,
 ) -> dict[str, Any]:
-    """Chunk- and song-level metrics of `predict` on `tracks`, decoded for the model's `frontend`."""
-    predictions = predict_tracks(predict, tracks, frontend, num_chunks=num_chunks, batch_size=batch_size)
+    """Window- and song-level metrics of `predict` on `tracks`, decoded and cut as the service does it."""
+    predictions = predict_tracks(predict, tracks, frontend, hop_samples=hop_samples, batch_size=batch_size)
     return score_predictions(predictions, multi_hot(tracks, vocabulary), vocabulary)
 
 
 def score_predictions(predictions: Predictions, targets: np.ndarray, vocabulary: list[str]) -> dict[str, Any]:
-    """Chunk- and song-level metrics of `predictions` for tracks with multi-hot `targets`."""
+    """Window- and song-level metrics of `predictions` for tracks with multi-hot `targets`."""
     num_tracks = len(targets)
     return {
         "num_tracks": num_tracks,
-        "chunks_per_track": len(predictions.track_index) // num_tracks,
-        "chunk": tag_metrics(targets[predictions.track_index], predictions.chunk_scores, vocabulary),
+        "windows_per_track": len(predictions.track_index) / num_tracks,
+        "window": tag_metrics(targets[predictions.track_index], predictions.window_scores, vocabulary),
         "song": tag_metrics(targets, predictions.song_scores, vocabulary),
     }
 

@@ -5,7 +5,7 @@
    artist or file with valid/test.
 2. Train the teacher with augmentation; then an expansion student (teacher-sized) and a distillation
    student (smaller), each taught by the teacher.
-3. Evaluate all three on valid and test (song and chunk level); export the student that is best on
+3. Evaluate all three on valid and test (song and window level); export the student that is best on
    *validation* PR-AUC (the test split never chooses anything) with its metrics in the model card.
 
 Every step whose output exists is reused, so an interrupted experiment resumes where it stopped;
@@ -25,7 +25,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from service.model_format import ModelCard
+from tagger.model_format import ModelCard
 from training.augment import AugmentationConfig
 from training.config import FitConfig, ModelConfig
 from training.dataset import (
@@ -73,7 +73,6 @@ class ExperimentConfig:
     augmentation: AugmentationConfig = AugmentationConfig()
     valid_fraction: float = 0.15
     test_fraction: float = 0.25
-    test_chunks: int = 8
     bootstrap_resamples: int = 1000
     export_dir: Path = Path("saved_models")
     export_name: str = "synth_noisy_student"
@@ -117,7 +116,7 @@ def run_experiment(config: ExperimentConfig, *, strategy: tf.distribute.Strategy
                 keras_predictor(trained.model),
                 list(getattr(splits, split)),
                 trained.frontend,
-                num_chunks=config.test_chunks,
+                hop_samples=trained.frontend.window_samples,
             )
             for split in ("valid", "test")
         }
@@ -242,7 +241,7 @@ def _report(
             **{
                 f"{split}_{level}_{metric}": evaluations[name][split][level][metric]
                 for split in ("valid", "test")
-                for level in ("song", "chunk")
+                for level in ("song", "window")
                 for metric in ("roc_auc", "pr_auc")
             },
         }
@@ -266,13 +265,14 @@ def _write_report(output_dir: Path, report: dict[str, Any], best_test: dict[str,
     (output_dir / REPORT_JSON).write_text(json.dumps(report, indent=2))
     lines = [
         "| model | parameters | training s | test song ROC-AUC | test song PR-AUC "
-        "| test chunk ROC-AUC | test chunk PR-AUC |",
+        "| test window ROC-AUC | test window PR-AUC |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
         f"| {name} | {row['parameters']:,} | {row['training_seconds']:.0f} "
         f"| {row['test_song_roc_auc']:.4f} | "
-        f"{row['test_song_pr_auc']:.4f} | {row['test_chunk_roc_auc']:.4f} | {row['test_chunk_pr_auc']:.4f} |"
+        f"{row['test_song_pr_auc']:.4f} | {row['test_window_roc_auc']:.4f} | "
+        f"{row['test_window_pr_auc']:.4f} |"
         for name, row in report["models"].items()
     ]
     lines.append("")

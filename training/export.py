@@ -14,15 +14,15 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from service.model_format import (
+from tagger.model_format import (
     EMBEDDING_OUTPUT,
     SCORES_OUTPUT,
     SIGNATURE,
+    FrontendSpec,
     ModelCard,
     ModelMetadata,
     write_metadata,
 )
-from training.frontend import FrontendConfig
 
 
 def export_model(
@@ -31,14 +31,17 @@ def export_model(
     output_dir: Path,
     name: str,
     tags: list[str],
-    frontend: FrontendConfig,
+    frontend: FrontendSpec,
     card: ModelCard,
     version: int | None = None,
+    default_hop_samples: int | None = None,
 ) -> Path:
     """Write `model` as the next (or the given) version of `name`; returns the version directory.
 
-    `model` maps a (batch, chunk_samples) waveform to a dict with `scores` (batch, num_tags) and
-    `embedding` (batch, embedding_size).
+    `model` maps a (batch, window_samples) waveform to a dict with `scores` (batch, num_tags) and
+    `embedding` (batch, embedding_size). `default_hop_samples` is the hop a song is read at when a
+    request names none (`None`: one window). The folder is readable by every user whatever the
+    umask, so a server running as another user (the Docker image's) can load it.
     """
     scores, embedding = (model.output[SCORES_OUTPUT], model.output[EMBEDDING_OUTPUT])
     if scores.shape[-1] != len(tags):
@@ -57,26 +60,35 @@ def export_model(
     archive.add_endpoint(
         name=SIGNATURE,
         fn=lambda waveform: model(waveform, training=False),
-        input_signature=[tf.TensorSpec([None, frontend.chunk_samples], tf.float32, name="waveform")],
+        input_signature=[tf.TensorSpec([None, frontend.window_samples], tf.float32, name="waveform")],
     )
     metadata = ModelMetadata(
         name=name,
         version=version,
         tags=list(tags),
         embedding_size=int(embedding.shape[-1]),
-        frontend=frontend.to_dict(),
+        frontend=frontend,
         card=card.model_copy(update={"parameters": model.count_params()}),
+        default_hop_samples=default_hop_samples,
     )
     model_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=model_dir))
     try:
         archive.write_out(str(staging), verbose=False)
         write_metadata(staging, metadata)
+        _make_world_readable(staging)
         staging.rename(version_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return version_dir
+
+
+def _make_world_readable(root: Path) -> None:
+    """Directories 0755, files 0644: `mkdtemp` creates 0700, and the umask may strip more."""
+    root.chmod(0o755)
+    for path in root.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def _next_version(model_dir: Path) -> int:

@@ -3,7 +3,7 @@
 For each released model (MTT_musicnn, MSD_musicnn, MTT_vgg, MSD_vgg) it builds our Keras 3 +
 Kapre network (training/musicnn.py), loads the TF1 checkpoint into it
 (training/musicnn_checkpoint.py) and exports `<output>/<name>/1/` with musicnn's 50 tags,
-187-frame (~3 s) chunks and a model card (source, licence, musicnn's reported AUCs).
+187-frame (~3 s) windows and a model card (source, licence, musicnn's reported AUCs).
 
 musicnn is never imported: `musicnn.extractor` turns off eager execution for the whole process.
 The package is located with `importlib.util.find_spec`, which does not run it, its tag lists are
@@ -24,7 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.model_format import ModelCard, latest_versions
+from tagger.model_format import ModelCard
+from tagger.repository import ModelRepository
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    present = latest_versions(args.output) if args.output.is_dir() else {}
+    present = ModelRepository(args.output).catalog().models if args.output.is_dir() else {}
     missing = [name for name in args.models if name not in present]
     for name in sorted(set(args.models) - set(missing)):
-        log.info("%s: already at %s, skipped", name, present[name])
+        log.info("%s: already at %s, skipped", name, present[name].path)
     if missing:
         package_dir = musicnn_package_dir()
         for name in missing:
@@ -92,7 +93,7 @@ def port(name: str, package_dir: Path, output_dir: Path) -> Path:
     """Build, load and export one checkpoint; returns the new version directory."""
     # Imported here, not at the top, so the common nothing-to-do run never loads TensorFlow.
     from training.export import export_model
-    from training.musicnn import ARCHITECTURES, MUSICNN_FRONTEND
+    from training.musicnn import ARCHITECTURES, MUSICNN_FRONTEND, MUSICNN_HOP_SAMPLES
     from training.musicnn_checkpoint import SCOPES, checkpoint_weights, load_musicnn_weights, read_checkpoint
 
     dataset, architecture = name.split("_")
@@ -106,6 +107,7 @@ def port(name: str, package_dir: Path, output_dir: Path) -> Path:
         frontend=MUSICNN_FRONTEND,
         card=model_card(name, package_dir),
         version=1,
+        default_hop_samples=MUSICNN_HOP_SAMPLES,
     )
 
 

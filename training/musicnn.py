@@ -6,21 +6,21 @@ the `musicnn` wheel, so the layer structure here follows musicnn 0.1.0's `models
 the mid-end's "conv2d over (time, features, 1) with a full-width kernel, then transpose" is the
 Conv1D it is equivalent to, and the input is the waveform, not a precomputed spectrogram.
 
-Input: why a chunk is 48,128 samples and is not centred. musicnn computes one log-mel spectrogram
+Input: why a window is 48,128 samples and is not centred. musicnn computes one log-mel spectrogram
 over the whole file (librosa, `center=True`: 256 zeros before the first sample; hop 256) and cuts
 it into non-overlapping 187-frame patches, so frame j of patch k reads samples
-256·(187k + j) - 256 ... + 255. The service runs the model on chunks of the waveform instead.
+256·(187k + j) - 256 ... + 255. The service runs the model on windows of the waveform instead.
 
-Centring every chunk on its own (186·256 = 47,616 samples give 187 frames; chunks every
+Centring every window on its own (186·256 = 47,616 samples give 187 frames; windows every
 187·256 = 47,872 samples) puts each frame on musicnn's centre, but the first and last frame of
-every chunk see zeros where musicnn sees the neighbouring audio. On three 30 s excerpts of real
-music that moved tag activations by up to 0.025 (also 0.025 with 47,871 samples, the longest chunk
-that still gives 187 centred frames); only the first chunk was exact.
+every window see zeros where musicnn sees the neighbouring audio. On three 30 s excerpts of real
+music that moved tag activations by up to 0.025 (also 0.025 with 47,871 samples, the longest window
+that still gives 187 centred frames); only the first window was exact.
 
-So the front end does not centre: a chunk is 186·256 + 512 = 48,128 samples, exactly the samples
+So the front end does not centre: a window is 186·256 + 512 = 48,128 samples, exactly the samples
 one patch's frames read, and the service centres the whole song once as librosa does, with n_fft/2
-zeros in front (service/tagging.py, for every model whose front end does not centre). Chunks every
-47,872 samples (`hop` = 2.992 s, shorter than the 3.008 s chunk) are then musicnn's patches sample
+zeros in front (service/tagging.py, for every model whose front end does not centre). Windows every
+47,872 samples (`hop` = 2.992 s, shorter than the 3.008 s window) are then musicnn's patches sample
 for sample: tests/test_musicnn_parity.py measures activations within 2e-4 of musicnn's (mean
 difference under 2e-5), over HTTP too. That residue includes musicnn's rounding of the mel
 spectrogram to float16 before the log, which we do not reproduce: it moves activations by < 1e-4.
@@ -38,17 +38,18 @@ from dataclasses import dataclass
 
 import keras
 
+from tagger.model_format import FrontendSpec
 from training.blocks import tagging_model
-from training.frontend import FrontendConfig, build_frontend
+from training.frontend import build_frontend
 
-MUSICNN_FRONTEND = FrontendConfig(
+MUSICNN_FRONTEND = FrontendSpec(
     sample_rate=16_000,
-    chunk_samples=186 * 256 + 512,
+    window_samples=186 * 256 + 512,
     n_fft=512,
     hop_length=256,
     window="hann_window",
     center=False,
-    pad_mode="constant",  # unused per chunk; documents that the song is padded with zeros
+    pad_mode="constant",  # unused per window; documents that the song is padded with zeros
     n_mels=96,
     mel_scale="slaney",
     mel_norm="slaney",
@@ -56,7 +57,7 @@ MUSICNN_FRONTEND = FrontendConfig(
     log="log10_1p",
     log_multiplier=10_000.0,
 )
-# Chunk starts that line up with musicnn's patches, in the song padded with n_fft/2 leading zeros.
+# Window starts that line up with musicnn's patches, in the song padded with n_fft/2 leading zeros.
 MUSICNN_HOP_SAMPLES = 187 * 256
 
 # TensorFlow 1's `tf.layers.batch_normalization` default, which the checkpoints were trained with.
@@ -102,9 +103,9 @@ def batch_norm(name: str) -> keras.layers.BatchNormalization:
     return keras.layers.BatchNormalization(epsilon=BATCH_NORM_EPSILON, name=name)
 
 
-def normalised_spectrogram(frontend: FrontendConfig) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+def normalised_spectrogram(frontend: FrontendSpec) -> tuple[keras.KerasTensor, keras.KerasTensor]:
     """Waveform input and its log-mel spectrogram (batch, frames, mels, 1) after musicnn's input BatchNorm."""
-    waveform = keras.Input(shape=(frontend.chunk_samples,), name="waveform")
+    waveform = keras.Input(shape=(frontend.window_samples,), name="waveform")
     spectrogram = build_frontend(frontend)(waveform)
     return waveform, batch_norm("input_bn")(spectrogram)
 
@@ -167,10 +168,10 @@ def tagging_head(x: keras.KerasTensor, num_tags: int, dropout: float, name: str)
 
 def build_musicnn(
     config: MusicnnConfig = MusicnnConfig(),
-    frontend: FrontendConfig = MUSICNN_FRONTEND,
+    frontend: FrontendSpec = MUSICNN_FRONTEND,
     name: str = "musicnn",
 ) -> keras.Model:
-    """(batch, chunk_samples) waveform -> {scores (batch, num_tags), embedding (batch, backend_units)}."""
+    """(batch, window_samples) waveform -> {scores (batch, num_tags), embedding (batch, backend_units)}."""
     waveform, x = normalised_spectrogram(frontend)
     timbral = [
         timbral_block(
@@ -201,9 +202,9 @@ def vgg_block(
 
 
 def build_vgg(
-    config: VggConfig = VggConfig(), frontend: FrontendConfig = MUSICNN_FRONTEND, name: str = "vgg"
+    config: VggConfig = VggConfig(), frontend: FrontendSpec = MUSICNN_FRONTEND, name: str = "vgg"
 ) -> keras.Model:
-    """(batch, chunk_samples) waveform -> {scores (batch, num_tags), embedding (batch, last pool, flat)}."""
+    """(batch, window_samples) waveform -> {scores (batch, num_tags), embedding (batch, last pool, flat)}."""
     waveform, x = normalised_spectrogram(frontend)
     for index, (pool, strides) in enumerate(config.pools, start=1):
         if index > 1:

@@ -18,11 +18,10 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from service.model_format import SCORES_OUTPUT
+from tagger.model_format import SCORES_OUTPUT, FrontendSpec
 from training import pipeline
 from training.augment import AugmentationConfig, Augmenter
 from training.config import FitConfig, ModelConfig
-from training.frontend import FrontendConfig
 from training.train import TaggingData, TrainedModel, fit_and_select, validation_dataset
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ class NoisyStudent(keras.Model):
 
     Shaped like keras-io's `Distiller`: only the student's variables are trained, the teacher is
     called with `training=False`. Training inputs are a dict {LABELLED, CLEAN, NOISY}; validation
-    inputs are plain labelled chunks, scored by the student alone.
+    inputs are plain labelled windows, scored by the student alone.
     """
 
     def __init__(self, teacher: keras.Model, student: keras.Model, **kwargs: Any) -> None:
@@ -79,7 +78,7 @@ class NoisyStudent(keras.Model):
     ) -> tf.Tensor:
         """BCE(labels) + BCE(pseudo-labels) for a training batch; BCE(labels) alone for validation.
 
-        On validation chunks the pseudo-label loss (the student's disagreement with its teacher) is
+        On validation windows the pseudo-label loss (the student's disagreement with its teacher) is
         only tracked, so that model selection rests on the labels.
         """
         is_training_batch = isinstance(x, dict)
@@ -101,7 +100,7 @@ class NoisyStudent(keras.Model):
 
 
 def student_batches(
-    data: TaggingData, frontend: FrontendConfig, fit: FitConfig, augmentation: AugmentationConfig
+    data: TaggingData, frontend: FrontendSpec, fit: FitConfig, augmentation: AugmentationConfig
 ) -> tf.data.Dataset:
     """({LABELLED, CLEAN, NOISY}, labels) batches: half labelled, half unlabelled."""
     if not data.unlabelled:
@@ -149,8 +148,8 @@ def train_student(
     Without `steps_per_epoch`, an epoch is one pass over the unlabelled tracks.
     """
     frontend = student_config.frontend
-    crop = (frontend.sample_rate, frontend.chunk_samples)
-    if crop != (teacher.frontend.sample_rate, teacher.frontend.chunk_samples):
+    crop = (frontend.sample_rate, frontend.window_samples)
+    if crop != (teacher.frontend.sample_rate, teacher.frontend.window_samples):
         raise ValueError(
             f"Teacher and student must take the same crop (the teacher labels what the student sees). "
             f"Received: teacher={teacher.frontend}, student={frontend}."

@@ -1,11 +1,11 @@
-"""tf.data input pipelines: decode with the service's own intake, crop to the model's chunk, augment.
+"""tf.data input pipelines: decode with the service's own intake, crop to the model's window, augment.
 
-Every pipeline takes the model's `FrontendConfig` and decodes at its `sample_rate` with
-`service.audio.load_audio`, so training, evaluation and serving see the same samples and the rate
+Every pipeline takes the model's `FrontendSpec` and decodes at its `sample_rate` with
+`tagger.audio.load_audio`, so training, evaluation and serving see the same samples and the rate
 cannot be set apart from the model. Audio is read from local paths or from any URI `tf.io.gfile`
 knows (`gs://`, and after `import tensorflow_io` also `s3://`, `az://`, `http(s)://`, `hdfs://`).
 
-Decoding and resampling a whole track costs far more than cropping and augmenting a chunk, so the
+Decoding and resampling a whole track costs far more than cropping and augmenting a window, so the
 decoded tracks are cached (in memory, or in files when `cache` names a path) and only the crop and
 the augmentation are drawn again each epoch. Random crops and augmentations take their per-example
 seeds from `tf.data.Dataset.random(seed)`: a seed reproduces an epoch, and each epoch differs.
@@ -19,10 +19,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_io  # noqa: F401  (registers s3://, az://, http(s)://, hdfs:// with tf.io.gfile)
 
-from service.audio import load_audio
+from tagger.audio import load_audio
+from tagger.model_format import FrontendSpec
+from tagger.windows import song_windows
 from training.augment import Augmenter
 from training.dataset import Track, is_uri
-from training.frontend import FrontendConfig
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -55,27 +56,18 @@ def decoded_tracks(
     return dataset.cache(cache)
 
 
-def random_crop(waveform: tf.Tensor, chunk_samples: int, seed: tf.Tensor) -> tf.Tensor:
-    """A uniformly placed `chunk_samples` window; shorter tracks are zero-padded at the end."""
-    waveform = _pad_to(waveform, chunk_samples)
-    max_start = tf.shape(waveform)[0] - chunk_samples
+def random_crop(waveform: tf.Tensor, window_samples: int, seed: tf.Tensor) -> tf.Tensor:
+    """A uniformly placed `window_samples` window; shorter tracks are zero-padded at the end."""
+    waveform = _pad_to(waveform, window_samples)
+    max_start = tf.shape(waveform)[0] - window_samples
     start = tf.random.stateless_uniform([], seed, maxval=max_start + 1, dtype=tf.int32)
-    return tf.ensure_shape(waveform[start : start + chunk_samples], [chunk_samples])
-
-
-def evenly_spaced_chunks(waveform: tf.Tensor, chunk_samples: int, num_chunks: int) -> tf.Tensor:
-    """(num_chunks, chunk_samples) windows from the first to the last possible start, evenly spaced."""
-    waveform = _pad_to(waveform, chunk_samples)
-    last_start = tf.cast(tf.shape(waveform)[0] - chunk_samples, tf.float32)
-    starts = tf.cast(tf.round(tf.linspace(0.0, last_start, num_chunks)), tf.int32)
-    indices = starts[:, tf.newaxis] + tf.range(chunk_samples)[tf.newaxis, :]
-    return tf.ensure_shape(tf.gather(waveform, indices), [num_chunks, chunk_samples])
+    return tf.ensure_shape(waveform[start : start + window_samples], [window_samples])
 
 
 def labelled_dataset(
     tracks: list[Track] | tuple[Track, ...],
     targets: np.ndarray,
-    frontend: FrontendConfig,
+    frontend: FrontendSpec,
     *,
     batch_size: int,
     augmenter: Augmenter | None,
@@ -86,8 +78,8 @@ def labelled_dataset(
 
     def crop(example: tuple[tf.Tensor, tf.Tensor], seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         (waveform, target), (crop_seed, augment_seed) = example, _example_seeds(seed)
-        chunk = random_crop(waveform, frontend.chunk_samples, crop_seed)
-        return (chunk if augmenter is None else augmenter(chunk, augment_seed)), target
+        window = random_crop(waveform, frontend.window_samples, crop_seed)
+        return (window if augmenter is None else augmenter(window, augment_seed)), target
 
     tracks_dataset = decoded_tracks(tracks, targets, sample_rate=frontend.sample_rate, cache=cache)
     return _random_batches(tracks_dataset, crop, batch_size=batch_size, seed=seed)
@@ -95,7 +87,7 @@ def labelled_dataset(
 
 def unlabelled_dataset(
     tracks: list[Track] | tuple[Track, ...],
-    frontend: FrontendConfig,
+    frontend: FrontendSpec,
     *,
     batch_size: int,
     augmenter: Augmenter,
@@ -106,7 +98,7 @@ def unlabelled_dataset(
 
     def crop(example: tuple[tf.Tensor, tf.Tensor], seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         (waveform, _), (crop_seed, augment_seed) = example, _example_seeds(seed)
-        clean = random_crop(waveform, frontend.chunk_samples, crop_seed)
+        clean = random_crop(waveform, frontend.window_samples, crop_seed)
         return clean, augmenter(clean, augment_seed)
 
     no_targets = np.zeros((len(tracks), 0), np.float32)
@@ -117,26 +109,34 @@ def unlabelled_dataset(
 def evaluation_dataset(
     tracks: list[Track] | tuple[Track, ...],
     targets: np.ndarray,
-    frontend: FrontendConfig,
+    frontend: FrontendSpec,
     *,
-    num_chunks: int,
+    hop_samples: int,
     batch_size: int,
     cache: str = "",
 ) -> tf.data.Dataset:
-    """Batches of (chunk, target, track index): `num_chunks` evenly spaced chunks of every track, in order."""
+    """Batches of (window, target, track index): each track's windows exactly as the service cuts them.
+
+    The windows come from `tagger.windows.song_windows`, the function `POST /tag` uses, so an
+    evaluation scores the windows a client would get (centring, tail rule and hop included).
+    """
     indices = np.arange(len(tracks), dtype=np.int64)
     tracks_dataset = decoded_tracks(tracks, targets, sample_rate=frontend.sample_rate, cache=cache)
 
-    def chunk(example: tuple[tf.Tensor, tf.Tensor], index: tf.Tensor) -> tf.data.Dataset:
-        waveform, target = example
-        chunks = evenly_spaced_chunks(waveform, frontend.chunk_samples, num_chunks)
-        repeated = (tf.repeat(target[tf.newaxis], num_chunks, axis=0), tf.fill([num_chunks], index))
-        return tf.data.Dataset.from_tensor_slices((chunks, *repeated))
+    def cut(waveform: np.ndarray) -> np.ndarray:
+        windows, _ = song_windows(waveform, frontend, hop=hop_samples)
+        return np.stack(windows)
 
-    dataset = tf.data.Dataset.zip(tracks_dataset, tf.data.Dataset.from_tensor_slices(indices)).flat_map(chunk)
-    # flat_map hides the length; stating it lets Keras end a validation pass without a warning.
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(tracks) * num_chunks))
-    return dataset.batch(batch_size).prefetch(AUTOTUNE)
+    def track_windows(example: tuple[tf.Tensor, tf.Tensor], index: tf.Tensor) -> tf.data.Dataset:
+        waveform, target = example
+        windows = tf.numpy_function(cut, [waveform], tf.float32, stateful=False)
+        windows = tf.ensure_shape(windows, [None, frontend.window_samples])
+        count = tf.shape(windows)[0]
+        repeated = (tf.repeat(target[tf.newaxis], count, axis=0), tf.fill([count], index))
+        return tf.data.Dataset.from_tensor_slices((windows, *repeated))
+
+    dataset = tf.data.Dataset.zip(tracks_dataset, tf.data.Dataset.from_tensor_slices(indices))
+    return dataset.flat_map(track_windows).batch(batch_size).prefetch(AUTOTUNE)
 
 
 def _random_batches(

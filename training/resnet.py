@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import keras
 
+from tagger.model_format import FrontendSpec
 from training.blocks import batch_norm, residual_block, spectrogram_input, tagging_model
-from training.frontend import FrontendConfig
 
 # Block widths in units of `base_channels` (128, 128, 256, 256, 256, 256, 512 in the paper).
 CHANNEL_MULTIPLIERS = (1, 1, 2, 2, 2, 2, 4)
@@ -23,7 +23,7 @@ MAX_MEL_BINS = 2 ** len(CHANNEL_MULTIPLIERS)
 
 # The reference front end (torchaudio defaults): 16 kHz, 59,049 samples = 3.69 s, 512-point FFT,
 # hop 256, 128 HTK mels without normalisation, power 2, dB, centred with reflect padding.
-SHORT_CHUNK_FRONTEND = FrontendConfig(sample_rate=16_000, chunk_samples=59_049, n_fft=512, hop_length=256)
+SHORT_CHUNK_FRONTEND = FrontendSpec(sample_rate=16_000, window_samples=59_049, n_fft=512, hop_length=256)
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,9 @@ class ResNetConfig:
 
 
 def build_resnet(
-    frontend: FrontendConfig, config: ResNetConfig, num_tags: int, name: str = "short_chunk_resnet"
+    frontend: FrontendSpec, config: ResNetConfig, num_tags: int, name: str = "short_chunk_resnet"
 ) -> keras.Model:
-    """(batch, chunk_samples) -> {"scores": (batch, num_tags), "embedding": (batch, 4 * base_channels)}.
+    """(batch, window_samples) -> {"scores": (batch, num_tags), "embedding": (batch, 4 * base_channels)}.
 
     The embedding is the ReLU output of the penultimate dense layer, before dropout.
     """
@@ -58,7 +58,7 @@ def build_resnet(
     for index, multiplier in enumerate(CHANNEL_MULTIPLIERS, start=1):
         x = residual_block(x, multiplier * config.base_channels, strides=2, name=f"block{index}")
 
-    # Frequency is 1 by now, so the global max is over time: it summarises chunks longer than 3.69 s.
+    # Frequency is 1 by now, so the global max is over time: it summarises windows longer than 3.69 s.
     x = keras.layers.GlobalMaxPooling2D(name="global_max_pool")(x)
     x = keras.layers.Dense(4 * config.base_channels, name="dense")(x)
     x = batch_norm("dense_bn")(x)

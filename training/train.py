@@ -24,12 +24,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from service.model_format import SCORES_OUTPUT
+from tagger.model_format import SCORES_OUTPUT, FrontendSpec
 from training import pipeline
 from training.augment import AugmentationConfig, Augmenter
 from training.config import DataConfig, FitConfig, ModelConfig
 from training.dataset import Track, multi_hot, read_manifest, read_unlabelled, read_vocabulary
-from training.frontend import FrontendConfig
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class TrainedModel:
     """A finished run: the model at its best epoch and the front end it was trained with."""
 
     model: keras.Model
-    frontend: FrontendConfig
+    frontend: FrontendSpec
     best_val_loss: float
     seconds: float
 
@@ -84,7 +83,7 @@ class TrainedModel:
         summary = json.loads((run_dir / SUMMARY_FILE).read_text())
         model = keras.models.load_model(run_dir / FINAL_MODEL)
         return cls(
-            model, FrontendConfig.from_dict(summary["frontend"]), summary["best_val_loss"], summary["seconds"]
+            model, FrontendSpec.from_dict(summary["frontend"]), summary["best_val_loss"], summary["seconds"]
         )
 
 
@@ -122,9 +121,9 @@ def train_supervised(
         augmenter=augmenter,
         seed=fit.seed,
         cache=data.cache(data.train, frontend.sample_rate),
-    ).map(lambda chunk, target: (chunk, {SCORES_OUTPUT: target}))
+    ).map(lambda window, target: (window, {SCORES_OUTPUT: target}))
     valid = validation_dataset(data, frontend, fit).map(
-        lambda chunk, target: (chunk, {SCORES_OUTPUT: target})
+        lambda window, target: (window, {SCORES_OUTPUT: target})
     )
     with strategy.scope():
         model = model_config.build(len(data.vocabulary), name=name)
@@ -138,17 +137,17 @@ def train_supervised(
     )
 
 
-def validation_dataset(data: TaggingData, frontend: FrontendConfig, fit: FitConfig) -> tf.data.Dataset:
-    """(chunk, target) batches: evenly spaced chunks of every validation track, the same every epoch."""
-    chunks = pipeline.evaluation_dataset(
+def validation_dataset(data: TaggingData, frontend: FrontendSpec, fit: FitConfig) -> tf.data.Dataset:
+    """(window, target) batches: every validation track's windows as the service cuts them (no overlap)."""
+    windows = pipeline.evaluation_dataset(
         data.valid,
         data.targets(data.valid),
         frontend,
-        num_chunks=fit.validation_chunks,
+        hop_samples=frontend.window_samples,
         batch_size=fit.batch_size,
         cache=data.cache(data.valid, frontend.sample_rate),
     )
-    return chunks.map(lambda chunk, target, index: (chunk, target))
+    return windows.map(lambda window, target, index: (window, target))
 
 
 def fit_and_select(
@@ -157,7 +156,7 @@ def fit_and_select(
     train: tf.data.Dataset,
     valid: tf.data.Dataset,
     *,
-    frontend: FrontendConfig,
+    frontend: FrontendSpec,
     fit: FitConfig,
     steps_per_epoch: int,
     run_dir: Path,

@@ -16,8 +16,8 @@ from typing import Any
 import keras
 from keras import ops
 
+from tagger.model_format import FrontendSpec
 from training.blocks import residual_block, spectrogram_input, tagging_model
-from training.frontend import FrontendConfig
 
 # (time, freq) max-pool after each of the three residual blocks; time shrinks 4x, frequency 8x.
 FRONT_END_POOLS = ((2, 2), (2, 2), (1, 2))
@@ -95,21 +95,21 @@ class ClassTokenPositionEmbedding(keras.layers.Layer):
 
 
 def build_transformer(
-    frontend: FrontendConfig,
+    frontend: FrontendSpec,
     config: TransformerConfig,
     num_tags: int,
     name: str = "music_tagging_transformer",
 ) -> keras.Model:
-    """(batch, chunk_samples) -> {"scores": (batch, num_tags), "embedding": (batch, attention_width)}.
+    """(batch, window_samples) -> {"scores": (batch, num_tags), "embedding": (batch, attention_width)}.
 
     The embedding is the layer-normalised [CLS] output that the tag classifier reads.
     """
     num_tokens = frontend.num_frames // TIME_REDUCTION
     if num_tokens > config.max_tokens:
         raise ValueError(
-            f"A {frontend.chunk_seconds:g} s chunk makes {num_tokens} tokens but the position table holds "
-            f"{config.max_tokens}; use a shorter chunk or a larger `max_tokens`. "
-            f"Received: chunk_samples={frontend.chunk_samples}, max_tokens={config.max_tokens}."
+            f"A {frontend.window_seconds:g} s window makes {num_tokens} tokens but the position table holds "
+            f"{config.max_tokens}; use a shorter window or a larger `max_tokens`. "
+            f"Received: window_samples={frontend.window_samples}, max_tokens={config.max_tokens}."
         )
     waveform, x = spectrogram_input(frontend)
 

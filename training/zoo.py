@@ -3,10 +3,10 @@
 Two ways in:
 
     model = build_preset("transformer_student", num_tags=50)
-    model = build_model("transformer", FrontendConfig(), num_tags=50, attention_width=128)
+    model = build_model("transformer", FrontendSpec(), num_tags=50, attention_width=128)
 
-`PRESETS[name].frontend` is the `FrontendConfig` to crop, train, evaluate and export that model with.
-Every model maps a (batch, chunk_samples) float32 waveform to {"scores": (batch, num_tags) sigmoid,
+`PRESETS[name].frontend` is the `FrontendSpec` to crop, train, evaluate and export that model with.
+Every model maps a (batch, window_samples) float32 waveform to {"scores": (batch, num_tags) sigmoid,
 "embedding": (batch, embedding_size)}, which is what `training.export.export_model` expects.
 
 | preset                | input            | parameters, 50 tags                                 |
@@ -29,7 +29,7 @@ from typing import Any
 
 import keras
 
-from training.frontend import FrontendConfig
+from tagger.model_format import FrontendSpec
 from training.resnet import SHORT_CHUNK_FRONTEND, ResNetConfig, build_resnet
 from training.transformer import TransformerConfig, build_transformer
 
@@ -49,7 +49,7 @@ class Preset:
     """A named, reproducible model: which architecture, fed by which front end, at which sizes."""
 
     architecture: str
-    frontend: FrontendConfig
+    frontend: FrontendSpec
     config: ArchitectureConfig
 
 
@@ -58,7 +58,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     "resnet": Architecture(ResNetConfig, build_resnet),
 }
 
-PAPER_FRONTEND = FrontendConfig()
+PAPER_FRONTEND = FrontendSpec()
 PRESETS: dict[str, Preset] = {
     "transformer": Preset("transformer", PAPER_FRONTEND, TransformerConfig()),
     "transformer_compact": Preset(
@@ -69,21 +69,21 @@ PRESETS: dict[str, Preset] = {
     ),
     "transformer_tiny": Preset(
         "transformer",
-        dataclasses.replace(PAPER_FRONTEND, chunk_samples=44_100),
+        dataclasses.replace(PAPER_FRONTEND, window_samples=44_100),
         TransformerConfig(conv_channels=8, attention_width=32, num_layers=2, num_heads=4, ffn_width=64),
     ),
     "resnet": Preset("resnet", SHORT_CHUNK_FRONTEND, ResNetConfig()),
     "resnet_student": Preset("resnet", SHORT_CHUNK_FRONTEND, ResNetConfig(base_channels=64)),
     "resnet_tiny": Preset(
         "resnet",
-        dataclasses.replace(SHORT_CHUNK_FRONTEND, chunk_samples=32_000),
+        dataclasses.replace(SHORT_CHUNK_FRONTEND, window_samples=32_000),
         ResNetConfig(base_channels=8),
     ),
 }
 
 
 def build_model(
-    architecture: str, frontend: FrontendConfig, num_tags: int, *, name: str | None = None, **sizes: Any
+    architecture: str, frontend: FrontendSpec, num_tags: int, *, name: str | None = None, **sizes: Any
 ) -> keras.Model:
     """A fresh `architecture` model; `sizes` override fields of its config dataclass (paper defaults)."""
     entry = _lookup(ARCHITECTURES, architecture, "architecture")

@@ -6,9 +6,9 @@ import asyncio
 
 from fastapi import APIRouter, Depends, HTTPException, status
 
-from service.aggregate import lookup, mean_of
 from service.deps import TaggerDep, require_api_key
 from service.schemas import AggregateRequest, AggregateResult, ErrorDetail
+from tagger.aggregate import lookup, mean_of
 
 router = APIRouter(tags=["aggregation"], dependencies=[Depends(require_api_key)])
 

@@ -18,9 +18,10 @@ async def healthz() -> Liveness:
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}}, summary="Readiness")
 async def readyz(tagger: TaggerDep) -> Readiness | JSONResponse:
-    models = {name: metadata.version for name, (_, metadata) in tagger.catalog.items()}
+    models = {name: version.metadata.version for name, version in tagger.catalog.items()}
     if tagger.ready:
-        return Readiness(status="ready", models=models)
-    state = "failed" if tagger.load_error else "loading"
-    body = Readiness(status=state, models=models, detail=tagger.load_error)
+        return Readiness(status="ready", models=models, failed=tagger.failed)
+    state = "loading" if tagger.loading else "failed"
+    detail = None if tagger.loading else tagger.unavailable_reason(tagger.settings.default_model)
+    body = Readiness(status=state, models=models, failed=tagger.failed, detail=detail)
     return JSONResponse(body.model_dump(), status_code=503)

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 
 from service.deps import SettingsDep, TaggerDep, require_api_key
 from service.schemas import ErrorDetail, Taggram, TagResult
-from service.store import TagRecord
-from service.tagging import TaggingService
 from service.taggram_png import render_taggram_png
 from service.upload import receive_upload
+from tagger.predictions import TagRecord
+from tagger.tagging import TaggingService
 
 MAX_TOP_K = 1000
 UPLOAD_FIELD = "file"
@@ -69,7 +69,11 @@ async def tag(
     top_k: TopK = 10,
     hop: Annotated[
         float | None,
-        Query(gt=0, description="Seconds between window starts; the window length (no overlap) if omitted."),
+        Query(
+            gt=0,
+            description="Seconds between window starts; if omitted, the model's `default_hop_seconds` "
+            "(GET /models): the window length, or musicnn's own 187-frame step for its ports.",
+        ),
     ] = None,
 ) -> TagResult:
     """Cut the song into the model's windows, score each, and return the mean over windows.
@@ -84,7 +88,7 @@ async def tag(
         max_bytes=settings.max_upload_bytes,
         directory=settings.upload_dir,
     ) as upload:
-        record = await tagger.tag(plan, upload)
+        record = await tagger.tag(plan, upload.path, upload.sha256)
     return TagResult.from_record(
         record, top_k=top_k, taggram_url=request.url_for("get_taggram", result_id=record.id).path
     )
@@ -128,7 +132,7 @@ async def get_taggram(
         render_taggram_png,
         tags=record.tags,
         times=record.times,
-        chunk_seconds=record.chunk_seconds,
+        window_seconds=record.window_seconds,
         scores=record.taggram,
         title=f"{record.model_name} v{record.model_version} · {record.id[:12]}",
     )

@@ -4,7 +4,6 @@ audio with a manifest, and one real server whose database the batch tools write 
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
-from batch_helpers import (  # noqa: E402
+from support.batch_helpers import (
     MAX_SECONDS,
     MIN_SECONDS,
     MUSICNN,
@@ -23,16 +21,16 @@ from batch_helpers import (  # noqa: E402
     make_catalogue,
     run_batch,
 )
-from server_process import ServerProcess  # noqa: E402
-from service_helpers import API_KEY, DEFAULT_MODEL, server_settings  # noqa: E402
-from tiny_model import export_tiny_model  # noqa: E402
+from support.server_process import ServerProcess
+from support.service_helpers import API_KEY, DEFAULT_MODEL, server_settings
+from support.tiny_model import export_tiny_model
 
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny test model, and the ported MSD_musicnn linked from saved_models/ (`make test` ports it)."""
     directory = tmp_path_factory.mktemp("batch_models")
-    export_tiny_model(directory, name=DEFAULT_MODEL, sample_rate=16_000, chunk_samples=16_000, seed=1)
+    export_tiny_model(directory, name=DEFAULT_MODEL, sample_rate=16_000, window_samples=16_000, seed=1)
     musicnn = REPO / "saved_models" / MUSICNN
     if not musicnn.is_dir():
         raise FileNotFoundError(f"{musicnn} is missing: run `make models`")

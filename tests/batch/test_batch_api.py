@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from batch_helpers import MUSICNN, Catalogue, TaggedCatalogue, run_batch
-from service_helpers import DEFAULT_MODEL, metric, upload
 
-from service.store import ResultStore
+from support.batch_helpers import MUSICNN, Catalogue, TaggedCatalogue, run_batch
+from support.service_helpers import DEFAULT_MODEL, metric, upload
+from tagger.store import open_store
 
 
 def _exported(tagged: TaggedCatalogue) -> dict[str, dict]:
@@ -25,18 +25,18 @@ def test_the_server_serves_batch_tagged_tracks_and_an_upload_of_one_is_answered_
     catalogue: Catalogue, tagged: TaggedCatalogue, client: httpx.Client
 ) -> None:
     rows = _exported(tagged)
-    store = ResultStore(tagged.db)
+    store = open_store(tagged.db)
     for name, row in rows.items():
         taggram = client.get(f"/taggram/{row['id']}")
         assert taggram.status_code == 200, f"{name}: {taggram.text}"
         np.testing.assert_array_equal(taggram.json()["scores"], store.get(row["id"]).taggram)
     store.close()
 
-    chunks_before = metric(client, "tagger_chunks_inferred_total", model=DEFAULT_MODEL)
+    windows_before = metric(client, "tagger_windows_inferred_total", model=DEFAULT_MODEL)
     uploaded = upload(client, catalogue.folder / "b.flac").json()
     assert uploaded["id"] == rows["b.flac"]["id"], "the API computes the same id for the same file"
     assert uploaded["scores"] == rows["b.flac"]["scores"]
-    assert metric(client, "tagger_chunks_inferred_total", model=DEFAULT_MODEL) == chunks_before
+    assert metric(client, "tagger_windows_inferred_total", model=DEFAULT_MODEL) == windows_before
 
 
 def test_aggregate_endpoint_averages_stored_tracks_and_lists_the_missing_ones(
@@ -101,7 +101,7 @@ def test_batch_tagging_with_msd_musicnn_matches_the_api(
         "tag", *songs, "--db", db, "--models-dir", models_dir, "--model", MUSICNN, "--hop", 1.5
     )
     assert summary["tagged"] == len(songs)
-    store = ResultStore(db)
+    store = open_store(db)
     for song in songs:
         answer = answers[song.name]
         record = store.get(answer["id"])

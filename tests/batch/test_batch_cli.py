@@ -1,4 +1,4 @@
-"""`python -m service.batch tag` for real: subprocesses, ffmpeg-made audio, a real SQLite store.
+"""`python -m batch tag` for real: subprocesses, ffmpeg-made audio, a real SQLite store.
 
 The `tagged` fixture ran the folder with `--limit 3`, then the manifest (which also names a file
 that does not exist), both with the server's TAGGER_* settings and into its database.
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-from audio_files import make_audio
-from batch_helpers import REPO, Catalogue, TaggedCatalogue, batch_command, batch_env, run_batch
-from service_helpers import DEFAULT_MODEL
 
-from service.store import ResultStore
+from support.audio_files import make_audio
+from support.batch_helpers import REPO, Catalogue, TaggedCatalogue, batch_command, batch_env, run_batch
+from support.service_helpers import DEFAULT_MODEL
+from tagger.store import open_store
 
 
 def test_a_limited_run_stops_and_the_next_run_resumes_without_redoing_work(
@@ -37,7 +37,7 @@ def test_a_limited_run_stops_and_the_next_run_resumes_without_redoing_work(
     assert second["tagged"] == len(catalogue.good) - 2
     assert second["failed"] == 4, "the bad files are tried again (they may have been fixed) and fail again"
 
-    store = ResultStore(tagged.db)
+    store = open_store(tagged.db)
     rows = [json.loads(line) for line in tagged.exports["jsonl"].read_text().splitlines()]
     records = [store.get(row["id"]) for row in rows]
     computed_before = [record for record in records if record.created_at < tagged.second_started_at]
@@ -68,7 +68,7 @@ def test_the_exports_hold_every_tagged_track_with_its_stored_vectors(
     parquet = pq.read_table(tagged.exports["parquet"]).to_pylist()
     assert [row["path"] for row in jsonl] == [str(path) for path in catalogue.good], "manifest order"
     assert [row["id"] for row in parquet] == [row["id"] for row in jsonl]
-    store = ResultStore(tagged.db)
+    store = open_store(tagged.db)
     for row, columns in zip(jsonl, parquet, strict=True):
         record = store.get(row["id"])
         assert row["model"] == columns["model"] == DEFAULT_MODEL and row["tags"] == record.tags

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from service.batch.inputs import InputError, find_tracks
+from batch.inputs import InputError, find_tracks
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from batch_helpers import MIN_SECONDS, Catalogue
-from service_helpers import DEFAULT_MODEL, MAX_DURATION_S, upload
 
-from service import beam_pipeline
-from service.store import ResultStore
+from batch import beam_pipeline
+from support.batch_helpers import MIN_SECONDS, Catalogue
+from support.service_helpers import DEFAULT_MODEL, MAX_DURATION_S, upload
+from tagger.store import open_store
 
 HOP_SECONDS = 0.5  # not the batch CLI tests' hop, so the API computes these results itself
 
@@ -45,7 +45,7 @@ def test_beam_pipeline_gives_the_api_vectors_and_records_bad_files(
         "short.wav": "AudioTooShortError",
     }
 
-    store = ResultStore(db)
+    store = open_store(db)
     for row in rows:
         answer = upload(client, Path(row["path"]), hop=HOP_SECONDS).json()
         assert row["id"] == answer["id"] and row["model"] == DEFAULT_MODEL

@@ -12,9 +12,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from reliability_helpers import server_errors
-from server_process import ServerProcess
-from service_helpers import API_KEY
+
+from support.reliability_helpers import server_errors
+from support.server_process import ServerProcess
+from support.service_helpers import API_KEY
 
 PROBES = {"/healthz", "/readyz"}
 # Open by decision: the same document is committed as openapi.yaml, and a browser cannot send the key

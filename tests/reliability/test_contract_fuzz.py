@@ -7,10 +7,11 @@ none may be a 5xx. Bounded for CI: a few examples per operation, fixed seed, no 
 from __future__ import annotations
 
 import schemathesis
-from reliability_helpers import api_client, server_errors
 from schemathesis.specs.openapi.checks import positive_data_acceptance
-from server_process import REPO, ServerProcess
-from service_helpers import API_KEY
+
+from support.reliability_helpers import api_client, server_errors
+from support.server_process import REPO, ServerProcess
+from support.service_helpers import API_KEY
 
 EXAMPLES_PER_OPERATION = 25
 SEED = 20_241_122

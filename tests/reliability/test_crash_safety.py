@@ -11,8 +11,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from load_generator import Answer, base_songs, run_clients
-from reliability_helpers import api_client, running_server
+from support.load_generator import Answer, base_songs, run_clients
+from support.reliability_helpers import api_client, running_server
 
 CLIENTS = 8
 ANSWERS_BEFORE_KILL = int(os.environ.get("RELIABILITY_CRASH_ANSWERS", "60"))

@@ -12,10 +12,10 @@ import socket
 import time
 from pathlib import Path
 
-from audio_files import make_audio
-from reliability_helpers import read_response, running_server
-from server_process import ServerProcess
-from service_helpers import API_KEY
+from support.audio_files import make_audio
+from support.reliability_helpers import read_response, running_server
+from support.server_process import ServerProcess
+from support.service_helpers import API_KEY
 
 SHUTDOWN_TIMEOUT_S = 4.0
 BOUNDARY = "shutdown"

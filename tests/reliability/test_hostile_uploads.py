@@ -14,17 +14,18 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from audio_files import make_audio
-from hostile_audio import hostile_files
-from reliability_helpers import (
+
+from support.audio_files import make_audio
+from support.hostile_audio import hostile_files
+from support.reliability_helpers import (
     KIB_PER_MIB,
     api_client,
     memory_kib,
     reset_peak_memory,
     server_errors,
 )
-from server_process import ServerProcess
-from service_helpers import MAX_DURATION_S
+from support.server_process import ServerProcess
+from support.service_helpers import MAX_DURATION_S
 
 # Peak resident memory a single hostile request may add to the server (decoding is capped at 20 s of audio).
 PEAK_GROWTH_MIB = 32
@@ -104,7 +105,7 @@ def assert_answer(response: httpx.Response, status: int, phrase: str) -> None:
     body = response.json()
     if status == 200:
         scores = np.array(body["scores"])
-        assert body["n_chunks"] >= 1 and body["duration"] > 0
+        assert body["n_windows"] >= 1 and body["duration"] > 0
         assert np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()
     else:
         assert isinstance(body["detail"], str) and phrase in body["detail"], body

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from audio_files import make_audio
-from reliability_helpers import (
+
+from support.audio_files import make_audio
+from support.reliability_helpers import (
     GUARDED_UPLOAD_MB,
     KIB_PER_MIB,
     api_client,
@@ -22,8 +23,8 @@ from reliability_helpers import (
     reset_peak_memory,
     running_server,
 )
-from server_process import ServerProcess
-from service_helpers import API_KEY, DEFAULT_MODEL, MAX_BATCH_SIZE, metric
+from support.server_process import ServerProcess
+from support.service_helpers import API_KEY, DEFAULT_MODEL, MAX_BATCH_SIZE, metric
 
 PIECE_BYTES = 64 * 1024
 PIECE_INTERVAL_S = 0.005
@@ -73,7 +74,7 @@ def slow_server(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         tmp_path_factory.mktemp("slow"),
         TAGGER_MAX_WAIT_MS=str(int(SLOW_WAIT_S * 1000)),
         TAGGER_REQUEST_TIMEOUT_S=str(TIMEOUT_S),
-        TAGGER_MAX_QUEUED_CHUNKS=str(QUEUE_ROOM),
+        TAGGER_MAX_QUEUED_WINDOWS=str(QUEUE_ROOM),
     ) as server:
         yield server
 
@@ -110,4 +111,4 @@ def test_full_queue_is_503_and_a_timed_out_request_drops_its_windows(
         # Still healthy: a song of a full batch of windows runs at once.
         full = make_audio(tmp_path / "full.wav", seconds=float(MAX_BATCH_SIZE), sample_rate=16_000)
         response = http.post("/tag", files={"file": (full.name, full.read_bytes())})
-        assert response.status_code == 200 and response.json()["n_chunks"] == MAX_BATCH_SIZE
+        assert response.status_code == 200 and response.json()["n_windows"] == MAX_BATCH_SIZE

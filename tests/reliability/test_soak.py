@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from load_generator import Answer, base_songs, run_clients, tag
-from reliability_helpers import KIB_PER_MIB, api_client, memory_kib, running_server, server_errors
-from service_helpers import DEFAULT_MODEL, metric
+
+from support.load_generator import Answer, base_songs, run_clients, tag
+from support.reliability_helpers import KIB_PER_MIB, api_client, memory_kib, running_server, server_errors
+from support.service_helpers import DEFAULT_MODEL, metric
 
 SOAK_SECONDS = float(os.environ.get("RELIABILITY_SOAK_SECONDS", "30"))
 SOAK_CLIENTS = int(os.environ.get("RELIABILITY_SOAK_CLIENTS", "16"))

@@ -7,18 +7,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_process import ServerProcess
-from service_helpers import API_KEY, DEFAULT_MODEL, OTHER_MODEL, server_settings
-from tiny_model import export_tiny_model
 
-from service.settings import get_settings
+from support.server_process import ServerProcess
+from support.service_helpers import API_KEY, DEFAULT_MODEL, OTHER_MODEL, server_settings
+from support.tiny_model import export_tiny_model
 
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("saved_models")
-    export_tiny_model(directory, name=DEFAULT_MODEL, sample_rate=16_000, chunk_samples=16_000, seed=1)
-    export_tiny_model(directory, name=OTHER_MODEL, sample_rate=8_000, chunk_samples=4_000, seed=2)
+    export_tiny_model(directory, name=DEFAULT_MODEL, sample_rate=16_000, window_samples=16_000, seed=1)
+    export_tiny_model(directory, name=OTHER_MODEL, sample_rate=8_000, window_samples=4_000, seed=2)
     return directory
 
 
@@ -36,11 +35,3 @@ def server(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def client(server: ServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.base_url, headers={"X-API-Key": API_KEY}, timeout=60) as http:
         yield http
-
-
-@pytest.fixture
-def clean_settings() -> Iterator[None]:
-    """For in-process apps: settings are re-read from the environment the test sets up."""
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()

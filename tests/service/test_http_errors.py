@@ -11,9 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from audio_files import make_audio
-from server_process import ServerProcess
-from service_helpers import API_KEY, MAX_DURATION_S, MAX_UPLOAD_MB, metric, upload
+
+from support.audio_files import make_audio
+from support.server_process import ServerProcess
+from support.service_helpers import API_KEY, MAX_DURATION_S, MAX_UPLOAD_MB, metric, upload
 
 UNKNOWN_ID = "0123456789abcdef" * 2
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from audio_files import make_audio
-from server_process import ServerProcess
-from service_helpers import API_KEY, DEFAULT_MODEL, metric, server_settings, upload
+
+from support.audio_files import make_audio
+from support.server_process import ServerProcess
+from support.service_helpers import API_KEY, DEFAULT_MODEL, metric, server_settings, upload
 
 
 def test_results_survive_kill_9_and_restart(models_dir: Path, tmp_path: Path) -> None:
@@ -28,7 +29,7 @@ def test_results_survive_kill_9_and_restart(models_dir: Path, tmp_path: Path) ->
             assert http.get(f"/tags/{answered['id']}", params={"top_k": 4}).json() == answered
             assert http.get(answered["taggram_url"]).json() == taggram
             assert upload(http, song, top_k=4).json() == answered
-            assert metric(http, "tagger_chunks_inferred_total", model=DEFAULT_MODEL) == 0
+            assert metric(http, "tagger_windows_inferred_total", model=DEFAULT_MODEL) == 0
             assert metric(http, "tagger_results_total", model=DEFAULT_MODEL, source="store") == 1
     finally:
         second.stop()

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from server_process import REPO
-from service_helpers import DEFAULT_MODEL
+from support.server_process import REPO
+from support.service_helpers import DEFAULT_MODEL
 
 # Runs in a fresh interpreter: this test process has already imported Keras and Kapre to build the models.
 SERVE_ONE_BATCH = """
@@ -15,11 +15,12 @@ import sys
 import numpy as np
 from pathlib import Path
 from service.main import create_app
-from service.inference import ServingModel
+from tagger.settings import Settings
+from tagger.inference import ServingModel
 
-create_app()
+create_app(Settings())
 model = ServingModel(Path(sys.argv[1]), device="/CPU:0")
-model.predict([np.zeros(model.metadata.chunk_samples, np.float32)] * 2)
+model.predict([np.zeros(model.metadata.window_samples, np.float32)] * 2)
 print(" ".join(sorted({name.split(".")[0] for name in sys.modules})))
 """
 

@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 from pydantic import ValidationError
 
-from service.inference import configure_tensorflow
-from service.settings import Settings
+from tagger.inference import configure_tensorflow
+from tagger.settings import Runtime, Settings
 
 
 def test_batch_size_follows_the_device_and_the_batching_switch() -> None:
@@ -25,5 +25,5 @@ def test_gpu_batch_size_must_be_a_power_of_two() -> None:
 def test_mixed_precision_is_left_off_without_a_gpu() -> None:
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("this machine has a GPU")
-    assert configure_tensorflow(intra_op_threads=1, inter_op_threads=1, mixed_precision=True) == "/CPU:0"
+    assert configure_tensorflow(Runtime(1, 1, gpu_mixed_precision=True)) == "/CPU:0"
     assert not tf.config.optimizer.get_experimental_options().get("auto_mixed_precision", False)

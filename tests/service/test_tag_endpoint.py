@@ -14,10 +14,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from audio_files import make_audio
 from PIL import Image
-from server_process import ServerProcess
-from service_helpers import API_KEY, DEFAULT_MODEL, OTHER_MODEL, metric, upload
+
+from support.audio_files import make_audio
+from support.server_process import ServerProcess
+from support.service_helpers import API_KEY, DEFAULT_MODEL, OTHER_MODEL, metric, upload
 
 
 def test_song_result_is_the_mean_of_its_taggram(client: httpx.Client, tmp_path: Path) -> None:
@@ -27,7 +28,7 @@ def test_song_result_is_the_mean_of_its_taggram(client: httpx.Client, tmp_path: 
     result = response.json()
     assert result["model"] == {"name": DEFAULT_MODEL, "version": 1}
     assert result["duration"] == pytest.approx(3.5, abs=1e-3)
-    assert result["n_chunks"] == 4  # three full windows and a half-window tail
+    assert result["n_windows"] == 4  # three full windows and a half-window tail
     assert len(result["scores"]) == len(result["tags"]) == 6 and len(result["embedding"]) == 8
 
     top = result["top"]
@@ -36,7 +37,7 @@ def test_song_result_is_the_mean_of_its_taggram(client: httpx.Client, tmp_path: 
 
     taggram = client.get(result["taggram_url"]).json()
     assert taggram["tags"] == result["tags"] and taggram["times"] == [0.0, 1.0, 2.0, 3.0]
-    assert taggram["chunk_seconds"] == taggram["hop_seconds"] == 1.0
+    assert taggram["window_seconds"] == taggram["hop_seconds"] == 1.0
     rows = np.array(taggram["scores"])
     assert rows.shape == (4, 6) and ((rows > 0) & (rows < 1)).all()
     np.testing.assert_allclose(rows.mean(axis=0), result["scores"], atol=1e-5)
@@ -52,16 +53,16 @@ def test_the_same_upload_gets_the_same_id_and_runs_the_model_once(
     song = make_audio(tmp_path / "twice.flac", seconds=2.2)
     copy = tmp_path / "renamed.flac"
     copy.write_bytes(song.read_bytes())
-    chunks_before = metric(client, "tagger_chunks_inferred_total", model=DEFAULT_MODEL)
+    windows_before = metric(client, "tagger_windows_inferred_total", model=DEFAULT_MODEL)
     stored_before = metric(client, "tagger_results_total", model=DEFAULT_MODEL, source="store")
 
     first = upload(client, song).json()
-    chunks_after_first = metric(client, "tagger_chunks_inferred_total", model=DEFAULT_MODEL)
+    windows_after_first = metric(client, "tagger_windows_inferred_total", model=DEFAULT_MODEL)
     second = upload(client, copy).json()
 
     assert second == first
-    assert chunks_after_first - chunks_before == first["n_chunks"] == 2
-    assert metric(client, "tagger_chunks_inferred_total", model=DEFAULT_MODEL) == chunks_after_first
+    assert windows_after_first - windows_before == first["n_windows"] == 2
+    assert metric(client, "tagger_windows_inferred_total", model=DEFAULT_MODEL) == windows_after_first
     assert metric(client, "tagger_results_total", model=DEFAULT_MODEL, source="store") == stored_before + 1
 
 
@@ -71,21 +72,21 @@ def test_hop_overlaps_windows_and_is_part_of_the_id(client: httpx.Client, tmp_pa
     default = upload(client, song).json()
     explicit = upload(client, song, hop=1.0).json()
 
-    assert overlapped["n_chunks"] == 4 and overlapped["hop_seconds"] == 0.5
+    assert overlapped["n_windows"] == 4 and overlapped["hop_seconds"] == 0.5
     assert client.get(overlapped["taggram_url"]).json()["times"] == [0.0, 0.5, 1.0, 1.5]
-    assert default["n_chunks"] == 2
+    assert default["n_windows"] == 2
     assert overlapped["id"] != default["id"] == explicit["id"]
 
 
 @pytest.mark.parametrize(
-    ("seconds", "n_chunks"),
+    ("seconds", "n_windows"),
     [(0.6, 1), (2.4, 2), (2.55, 3)],
     ids=["shorter-than-a-window-padded-once", "short-tail-dropped", "half-window-tail-kept"],
 )
-def test_window_rules_over_http(client: httpx.Client, tmp_path: Path, seconds: float, n_chunks: int) -> None:
+def test_window_rules_over_http(client: httpx.Client, tmp_path: Path, seconds: float, n_windows: int) -> None:
     song = make_audio(tmp_path / "clip.wav", seconds=seconds, sample_rate=16_000)
     result = upload(client, song).json()
-    assert result["n_chunks"] == n_chunks
+    assert result["n_windows"] == n_windows
     assert result["duration"] == pytest.approx(seconds, abs=1e-3)
 
 
@@ -95,7 +96,7 @@ def test_model_parameter_picks_a_model_with_its_own_rate_and_window(
     song = make_audio(tmp_path / "other.ogg", seconds=2.1, sample_rate=22_050)
     result = upload(client, song, model=OTHER_MODEL).json()
     assert result["model"]["name"] == OTHER_MODEL
-    assert result["chunk_seconds"] == 0.5 and result["n_chunks"] == 4
+    assert result["window_seconds"] == 0.5 and result["n_windows"] == 4
 
 
 def test_models_lists_every_model_with_its_config_and_device(client: httpx.Client) -> None:
@@ -135,7 +136,7 @@ def test_concurrent_requests_are_batched_together(
             )
 
     responses = asyncio.run(post_all())
-    assert all(r.status_code == 200 and r.json()["n_chunks"] == 1 for r in responses)
+    assert all(r.status_code == 200 and r.json()["n_windows"] == 1 for r in responses)
     batches = metric(client, "tagger_batch_size_count", model=DEFAULT_MODEL) - batches_before
     singles = metric(client, "tagger_batch_size_bucket", model=DEFAULT_MODEL, le="1.0") - singles_before
     assert batches < len(songs)

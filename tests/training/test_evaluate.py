@@ -1,14 +1,15 @@
-"""Evaluation: macro ROC-AUC/PR-AUC per level, song = mean of chunk sigmoids, unscorable tags listed apart."""
+"""Evaluation: macro ROC-AUC/PR-AUC per level, song = mean of window sigmoids, unscorable tags apart."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 import pytest
-from audio_files import make_audio
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from service.audio import load_audio
+from support.audio_files import make_audio
+from tagger.audio import load_audio
+from tagger.windows import song_windows
 from training.config import ModelConfig
 from training.dataset import Track
 from training.evaluate import (
@@ -52,7 +53,7 @@ def test_nothing_scorable_is_an_error() -> None:
 
 @pytest.fixture(scope="module")
 def tagger() -> tuple[keras.Model, ModelConfig]:
-    config = ModelConfig("transformer_tiny", chunk_seconds=0.5)
+    config = ModelConfig("transformer_tiny", window_seconds=0.5)
     keras.utils.set_random_seed(1)
     return config.build(2, name="tagger"), config
 
@@ -66,32 +67,35 @@ def songs(tmp_path_factory: pytest.TempPathFactory) -> list[Track]:
     return [Track(str(path), song_tags) for path, song_tags in zip(files, tags, strict=True)]
 
 
-def test_song_scores_are_the_mean_of_evenly_spaced_chunk_scores(tagger, songs: list[Track]) -> None:
+def test_song_scores_are_the_mean_of_the_served_window_scores(tagger, songs: list[Track]) -> None:
     model, config = tagger
     frontend = config.frontend
-    predictions = predict_tracks(keras_predictor(model), songs, frontend, num_chunks=3, batch_size=4)
+    hop = frontend.window_samples // 2
+    predictions = predict_tracks(keras_predictor(model), songs, frontend, hop_samples=hop, batch_size=4)
 
     for index, track in enumerate(songs):
         waveform = load_audio(track.audio, sample_rate=frontend.sample_rate)
-        starts = np.round(np.linspace(0, waveform.size - frontend.chunk_samples, 3)).astype(int)
-        chunks = np.stack([waveform[start : start + frontend.chunk_samples] for start in starts])
-        expected = model(chunks, training=False)["scores"].numpy()
+        windows = np.stack(song_windows(waveform, frontend, hop=hop)[0])
+        expected = model(windows, training=False)["scores"].numpy()
         rows = predictions.track_index == index
-        np.testing.assert_allclose(predictions.chunk_scores[rows], expected, atol=1e-6)
+        np.testing.assert_allclose(predictions.window_scores[rows], expected, atol=1e-6)
         np.testing.assert_allclose(predictions.song_scores[index], expected.mean(axis=0), atol=1e-6)
 
 
-def test_evaluate_scores_chunks_against_their_songs_tags(tagger, songs: list[Track]) -> None:
+def test_evaluate_scores_windows_against_their_songs_tags(tagger, songs: list[Track]) -> None:
     model, config = tagger
     predict = keras_predictor(model)
-    evaluation = evaluate(predict, songs, ["a", "b"], config.frontend, num_chunks=3, batch_size=4)
-    predictions = predict_tracks(predict, songs, config.frontend, num_chunks=3, batch_size=4)
+    hop = config.frontend.window_samples
+    evaluation = evaluate(predict, songs, ["a", "b"], config.frontend, hop_samples=hop, batch_size=4)
+    predictions = predict_tracks(predict, songs, config.frontend, hop_samples=hop, batch_size=4)
     targets = np.array([[1, 0], [0, 1], [1, 1], [0, 0], [0, 1]], np.float32)
     assert evaluation["song"] == tag_metrics(targets, predictions.song_scores, ["a", "b"])
-    assert evaluation["chunk"] == tag_metrics(
-        np.repeat(targets, 3, axis=0), predictions.chunk_scores, ["a", "b"]
+    assert evaluation["window"] == tag_metrics(
+        targets[predictions.track_index], predictions.window_scores, ["a", "b"]
     )
-    assert evaluation["num_tracks"] == 5 and evaluation["chunks_per_track"] == 3
+    counts = np.bincount(predictions.track_index)
+    assert counts.min() >= 2, "0.5 s windows of 1-2.6 s songs"
+    assert evaluation["num_tracks"] == 5 and evaluation["windows_per_track"] == counts.mean()
 
 
 def test_the_paired_bootstrap_is_sure_only_when_one_model_is_clearly_better() -> None:

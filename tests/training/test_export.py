@@ -11,12 +11,12 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from audio_files import make_audio
 
-from service.audio import load_audio
-from service.model_format import ModelCard, latest_versions, read_metadata
+from support.audio_files import make_audio
+from tagger.audio import load_audio
+from tagger.model_format import FrontendSpec, ModelCard, read_metadata
+from tagger.repository import ModelRepository
 from training.export import export_model
-from training.frontend import FrontendConfig
 from training.zoo import PRESETS, build_preset
 
 TAGS = ["rock", "jazz", "piano", "female vocal", "ambient"]
@@ -36,11 +36,11 @@ print(json.dumps(imported))
 """
 
 
-def music_batch(tmp_path: Path, frontend: FrontendConfig) -> np.ndarray:
-    """Two different chunks of decoded music, as the service would feed them."""
-    path = make_audio(tmp_path / "music.mp3", seconds=2 * frontend.chunk_seconds + 0.5, sample_rate=44_100)
+def music_batch(tmp_path: Path, frontend: FrontendSpec) -> np.ndarray:
+    """Two different windows of decoded music, as the service would feed them."""
+    path = make_audio(tmp_path / "music.mp3", seconds=2 * frontend.window_seconds + 0.5, sample_rate=44_100)
     waveform = load_audio(path, sample_rate=frontend.sample_rate)
-    return np.stack([waveform[: frontend.chunk_samples], waveform[-frontend.chunk_samples :]])
+    return np.stack([waveform[: frontend.window_samples], waveform[-frontend.window_samples :]])
 
 
 def export_tiny(preset: str, output_dir: Path, version: int | None = None) -> tuple[keras.Model, Path]:
@@ -96,10 +96,10 @@ def test_metadata_round_trip(exported: tuple[keras.Model, Path]) -> None:
     assert (metadata.name, metadata.version) == ("transformer_tiny", 1)
     assert metadata.tags == TAGS
     assert metadata.embedding_size == model.output["embedding"].shape[-1]
-    assert FrontendConfig.from_dict(metadata.frontend) == PRESETS["transformer_tiny"].frontend
-    assert metadata.chunk_samples == PRESETS["transformer_tiny"].frontend.chunk_samples
+    assert metadata.frontend == PRESETS["transformer_tiny"].frontend
+    assert metadata.window_samples == PRESETS["transformer_tiny"].frontend.window_samples
     assert metadata.card == CARD.model_copy(update={"parameters": model.count_params()})
-    assert latest_versions(version_dir.parent.parent) == {"transformer_tiny": version_dir}
+    assert ModelRepository(version_dir.parent.parent).resolve("transformer_tiny").path == version_dir
 
 
 def test_existing_version_is_never_overwritten(exported: tuple[keras.Model, Path]) -> None:
@@ -127,7 +127,7 @@ def test_versions_increment_past_the_newest(tmp_path: Path) -> None:
     _, automatic = export_tiny("transformer_tiny", tmp_path)
     assert (explicit.name, automatic.name) == ("3", "4")
     assert read_metadata(automatic).version == 4
-    assert latest_versions(tmp_path) == {"transformer_tiny": automatic}
+    assert ModelRepository(tmp_path).resolve("transformer_tiny").path == automatic
 
 
 @pytest.mark.parametrize(

@@ -7,16 +7,17 @@ from pathlib import Path
 import librosa
 import numpy as np
 import pytest
-from audio_files import make_audio
 
-from service.audio import load_audio
-from training.frontend import FrontendConfig, build_frontend
+from support.audio_files import make_audio
+from tagger.audio import load_audio
+from tagger.model_format import FrontendSpec
+from training.frontend import build_frontend
 from training.resnet import SHORT_CHUNK_FRONTEND
 
-MUSIC_TAGGING_TRANSFORMER = FrontendConfig()
-MUSICNN = FrontendConfig(
+MUSIC_TAGGING_TRANSFORMER = FrontendSpec()
+MUSICNN = FrontendSpec(
     sample_rate=16_000,
-    chunk_samples=48_000,
+    window_samples=48_000,
     n_fft=512,
     hop_length=256,
     pad_mode="constant",
@@ -35,12 +36,12 @@ def music_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_audio(tmp_path_factory.mktemp("audio") / "music.wav", seconds=10.0, sample_rate=44_100)
 
 
-def frontend_output(config: FrontendConfig, waveform: np.ndarray) -> np.ndarray:
+def frontend_output(config: FrontendSpec, waveform: np.ndarray) -> np.ndarray:
     """(frames, n_mels) from the Kapre stack."""
     return build_frontend(config)(waveform[None]).numpy()[0, :, :, 0]
 
 
-def librosa_mel(config: FrontendConfig, waveform: np.ndarray) -> np.ndarray:
+def librosa_mel(config: FrontendSpec, waveform: np.ndarray) -> np.ndarray:
     """(frames, n_mels) power mel spectrogram, computed in float64."""
     mel = librosa.feature.melspectrogram(
         y=waveform.astype(np.float64),
@@ -57,14 +58,14 @@ def librosa_mel(config: FrontendConfig, waveform: np.ndarray) -> np.ndarray:
     return mel.T
 
 
-def load_chunk(path: Path, config: FrontendConfig) -> np.ndarray:
+def load_window(path: Path, config: FrontendSpec) -> np.ndarray:
     waveform = load_audio(path, sample_rate=config.sample_rate)
-    assert waveform.size >= config.chunk_samples
-    return waveform[: config.chunk_samples]
+    assert waveform.size >= config.window_samples
+    return waveform[: config.window_samples]
 
 
 def test_transformer_frontend_matches_librosa_db(music_file: Path) -> None:
-    waveform = load_chunk(music_file, MUSIC_TAGGING_TRANSFORMER)
+    waveform = load_window(music_file, MUSIC_TAGGING_TRANSFORMER)
     expected = librosa.power_to_db(librosa_mel(MUSIC_TAGGING_TRANSFORMER, waveform), amin=1e-10, top_db=None)
     actual = frontend_output(MUSIC_TAGGING_TRANSFORMER, waveform)
 
@@ -77,12 +78,12 @@ def test_transformer_frontend_matches_librosa_db(music_file: Path) -> None:
 
 
 def test_musicnn_frontend_matches_librosa_log_compression(music_file: Path) -> None:
-    waveform = load_chunk(music_file, MUSICNN)
+    waveform = load_window(music_file, MUSICNN)
     expected = np.log10(10_000.0 * librosa_mel(MUSICNN, waveform) + 1.0)
     actual = frontend_output(MUSICNN, waveform)
 
     assert actual.shape == expected.shape == (188, 96)
-    assert expected.max() > 1.0  # real signal, not a near-silent chunk
+    assert expected.max() > 1.0  # real signal, not a near-silent window
     # 1e-4 in log10 units is 1e-3 dB.
     assert np.abs(actual - expected).max() <= 1e-4
 
@@ -93,12 +94,12 @@ def test_musicnn_frontend_matches_librosa_log_compression(music_file: Path) -> N
         MUSIC_TAGGING_TRANSFORMER,
         SHORT_CHUNK_FRONTEND,
         MUSICNN,
-        FrontendConfig(chunk_samples=1_000),
-        FrontendConfig(chunk_samples=1_024, center=False),
-        FrontendConfig(chunk_samples=5_000, n_fft=512, hop_length=300, center=False, n_mels=64),
-        FrontendConfig(
+        FrontendSpec(window_samples=1_000),
+        FrontendSpec(window_samples=1_024, center=False),
+        FrontendSpec(window_samples=5_000, n_fft=512, hop_length=300, center=False, n_mels=64),
+        FrontendSpec(
             sample_rate=16_000,
-            chunk_samples=16_001,
+            window_samples=16_001,
             n_fft=400,
             hop_length=160,
             pad_mode="constant",
@@ -107,27 +108,27 @@ def test_musicnn_frontend_matches_librosa_log_compression(music_file: Path) -> N
     ],
     ids=["transformer", "resnet", "musicnn", "short", "one-frame", "uncentred", "odd-hop"],
 )
-def test_num_frames_is_the_frame_count(config: FrontendConfig) -> None:
+def test_num_frames_is_the_frame_count(config: FrontendSpec) -> None:
     frontend = build_frontend(config)
-    spectrogram = frontend(np.zeros((1, config.chunk_samples), np.float32))
+    spectrogram = frontend(np.zeros((1, config.window_samples), np.float32))
 
     assert frontend.output_shape == (None, config.num_frames, config.n_mels, 1)
     assert spectrogram.shape == (1, config.num_frames, config.n_mels, 1)
 
 
 def test_config_round_trips_through_dict() -> None:
-    assert FrontendConfig.from_dict(MUSICNN.to_dict()) == MUSICNN
+    assert FrontendSpec.from_dict(MUSICNN.to_dict()) == MUSICNN
 
 
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"chunk_samples": 512, "center": False}, "at least `n_fft`"),
-        ({"chunk_samples": 512}, "Reflect padding"),
+        ({"window_samples": 512, "center": False}, "at least `n_fft`"),
+        ({"window_samples": 512}, "Reflect padding"),
         ({"hop_length": 0}, "hop_length"),
         ({"hop_length": 2048}, "hop_length"),
     ],
 )
 def test_invalid_config_is_refused(values: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        FrontendConfig(**values)
+        FrontendSpec(**values)

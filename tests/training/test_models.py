@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training.frontend import FrontendConfig
+from tagger.model_format import FrontendSpec
 from training.resnet import SHORT_CHUNK_FRONTEND
 from training.transformer import ClassTokenPositionEmbedding, TransformerConfig
 from training.zoo import PRESETS, build_model, build_preset
@@ -50,10 +50,12 @@ def test_resnet_folds_frequency_into_one_bin() -> None:
 
 @pytest.fixture(scope="module", params=TINY_PRESETS)
 def tiny(request: pytest.FixtureRequest) -> tuple[str, keras.Model, np.ndarray]:
-    """A tiny preset, its model, and a batch of three chunks of noise at a music-like level."""
+    """A tiny preset, its model, and a batch of three windows of noise at a music-like level."""
     model = build_preset(request.param, NUM_TAGS)
     rng = np.random.default_rng(0)
-    waveform = 0.1 * rng.standard_normal((3, PRESETS[request.param].frontend.chunk_samples), dtype=np.float32)
+    waveform = 0.1 * rng.standard_normal(
+        (3, PRESETS[request.param].frontend.window_samples), dtype=np.float32
+    )
     return request.param, model, waveform
 
 
@@ -122,7 +124,7 @@ def test_build_model_applies_sizes() -> None:
 
 
 def test_too_many_tokens_is_refused() -> None:
-    frontend = dataclasses.replace(FrontendConfig(), chunk_samples=22_050)  # 44 frames -> 11 tokens
+    frontend = dataclasses.replace(FrontendSpec(), window_samples=22_050)  # 44 frames -> 11 tokens
     build_model(
         "transformer", frontend, NUM_TAGS, conv_channels=4, attention_width=8, num_heads=2, max_tokens=11
     )
@@ -143,7 +145,7 @@ def test_position_table_refuses_a_longer_sequence() -> None:
     ("call", "message"),
     [
         (lambda: build_preset("vgg", NUM_TAGS), r"known ones are \['resnet', 'resnet_student'.*preset='vgg'"),
-        (lambda: build_model("vgg", FrontendConfig(), NUM_TAGS), r"\['resnet', 'transformer'\].*'vgg'"),
+        (lambda: build_model("vgg", FrontendSpec(), NUM_TAGS), r"\['resnet', 'transformer'\].*'vgg'"),
         (
             lambda: build_model("resnet", SHORT_CHUNK_FRONTEND, NUM_TAGS, width=3),
             r"base_channels.*\['width'\]",

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from service.model_format import ModelCard, ModelMetadata, read_metadata, write_metadata
+from tagger.model_format import ModelCard, ModelMetadata, read_metadata, write_metadata
 from training.import_musicnn import MODEL_NAMES, musicnn_package_dir, read_tags
 from training.musicnn import ARCHITECTURES, MUSICNN_FRONTEND, build_musicnn, build_vgg
 from training.musicnn_checkpoint import (
@@ -139,7 +139,7 @@ def test_command_exports_a_model_card_and_skips_what_exists(tmp_path: Path) -> N
 
     metadata = read_metadata(tmp_path / "MTT_vgg" / "1")
     assert metadata.tags == read_tags(musicnn_package_dir(), "MTT_LABELS")
-    assert metadata.frontend == MUSICNN_FRONTEND.to_dict() and metadata.embedding_size == 256
+    assert metadata.frontend == MUSICNN_FRONTEND and metadata.embedding_size == 256
     assert (
         metadata.card.license == "ISC" and "musicnn 0.1.0 by Jordi Pons, Xavier Serra" in metadata.card.source
     )

@@ -15,11 +15,11 @@ from training.noisy_student import CLEAN, LABELLED, NOISY, NoisyStudent, train_s
 from training.train import TaggingData, TrainedModel
 
 NUM_TAGS = 4
-TEACHER = ModelConfig("transformer_tiny", chunk_seconds=0.5)
+TEACHER = ModelConfig("transformer_tiny", window_seconds=0.5)
 STUDENT = ModelConfig(
-    "transformer_tiny", sizes={"conv_channels": 4, "attention_width": 16}, chunk_seconds=0.5
+    "transformer_tiny", sizes={"conv_channels": 4, "attention_width": 16}, window_seconds=0.5
 )
-CHUNK = TEACHER.frontend.chunk_samples
+WINDOW = TEACHER.frontend.window_samples
 
 
 @pytest.fixture
@@ -31,9 +31,9 @@ def models() -> tuple[keras.Model, keras.Model]:
 @pytest.fixture
 def batch() -> tuple[dict[str, np.ndarray], np.ndarray]:
     rng = np.random.default_rng(0)
-    clean = rng.normal(scale=0.1, size=(3, CHUNK)).astype(np.float32)
+    clean = rng.normal(scale=0.1, size=(3, WINDOW)).astype(np.float32)
     inputs = {
-        LABELLED: rng.normal(scale=0.1, size=(3, CHUNK)).astype(np.float32),
+        LABELLED: rng.normal(scale=0.1, size=(3, WINDOW)).astype(np.float32),
         CLEAN: clean,
         NOISY: (-0.5 * clean + rng.normal(scale=0.05, size=clean.shape)).astype(np.float32),
     }

@@ -11,16 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from audio_files import make_audio
 
-from service.audio import load_audio
+from support.audio_files import make_audio
+from tagger.audio import load_audio
+from tagger.model_format import FrontendSpec
+from tagger.windows import song_windows
 from training import pipeline
 from training.augment import AugmentationConfig, Augmenter
 from training.dataset import Track
-from training.frontend import FrontendConfig
 
 # A model front end at another rate than the files, so every path resamples.
-FRONTEND = FrontendConfig(sample_rate=16_000, chunk_samples=8_000)
+FRONTEND = FrontendSpec(sample_rate=16_000, window_samples=8_000)
 SOURCE_RATE = 44_100
 
 
@@ -30,7 +31,7 @@ def songs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return [
         make_audio(folder / "a.flac", seconds=2.0, sample_rate=SOURCE_RATE, channels=2),
         make_audio(folder / "b.mp3", seconds=1.3, sample_rate=SOURCE_RATE),
-        make_audio(folder / "c.ogg", seconds=0.25, sample_rate=22_050),  # shorter than one chunk
+        make_audio(folder / "c.ogg", seconds=0.25, sample_rate=22_050),  # shorter than one window
     ]
 
 
@@ -76,29 +77,26 @@ def test_an_http_uri_goes_through_the_same_intake(songs: list[Path], http_server
     np.testing.assert_array_equal(waveform, service_waveform(songs[1]))
 
 
-def test_evaluation_chunks_are_evenly_spaced_slices_of_the_service_waveform(songs: list[Path]) -> None:
+def test_evaluation_windows_are_the_windows_the_service_cuts(songs: list[Path]) -> None:
     tracks = [Track(str(path)) for path in songs]
     targets = np.arange(len(songs) * 2, dtype=np.float32).reshape(len(songs), 2)
-    batches = pipeline.evaluation_dataset(tracks, targets, FRONTEND, num_chunks=4, batch_size=5)
-    chunks, chunk_targets, indices = (
+    hop = FRONTEND.window_samples // 2
+    batches = pipeline.evaluation_dataset(tracks, targets, FRONTEND, hop_samples=hop, batch_size=5)
+    windows, window_targets, indices = (
         np.concatenate(parts) for parts in zip(*batches.as_numpy_iterator(), strict=True)
     )
-    np.testing.assert_array_equal(indices, np.repeat(np.arange(len(songs)), 4))
-    np.testing.assert_array_equal(chunk_targets, np.repeat(targets, 4, axis=0))
-    for index, path in enumerate(songs):
-        waveform = service_waveform(path)
-        padded = np.pad(waveform, (0, max(0, FRONTEND.chunk_samples - waveform.size)))
-        starts = np.round(np.linspace(0, padded.size - FRONTEND.chunk_samples, 4)).astype(int)
-        expected = np.stack([padded[start : start + FRONTEND.chunk_samples] for start in starts])
-        np.testing.assert_array_equal(chunks[4 * index : 4 * index + 4], expected)
-        if waveform.size > FRONTEND.chunk_samples:
-            assert starts[0] == 0 and starts[-1] == waveform.size - FRONTEND.chunk_samples
+    expected = [song_windows(service_waveform(path), FRONTEND, hop=hop)[0] for path in songs]
+    counts = [len(song) for song in expected]
+    assert max(counts) > 1, "the songs are long enough for several overlapping windows"
+    np.testing.assert_array_equal(indices, np.repeat(np.arange(len(songs)), counts))
+    np.testing.assert_array_equal(window_targets, np.repeat(targets, counts, axis=0))
+    np.testing.assert_array_equal(windows, np.concatenate([np.stack(song) for song in expected]))
 
 
-def find_offset(chunk: np.ndarray, waveform: np.ndarray) -> int:
-    """Where `chunk` sits in `waveform`, or -1."""
-    for start in range(waveform.size - chunk.size + 1):
-        if np.array_equal(waveform[start : start + chunk.size], chunk):
+def find_offset(window: np.ndarray, waveform: np.ndarray) -> int:
+    """Where `window` sits in `waveform`, or -1."""
+    for start in range(waveform.size - window.size + 1):
+        if np.array_equal(waveform[start : start + window.size], window):
             return start
     return -1
 
@@ -113,7 +111,7 @@ def test_random_crops_are_slices_of_the_service_waveform_reproducible_by_seed(so
             augmenter=None,
             seed=seed,
         )
-        return [chunk[0] for _ in range(epochs) for chunk, _ in dataset.take(4).as_numpy_iterator()]
+        return [window[0] for _ in range(epochs) for window, _ in dataset.take(4).as_numpy_iterator()]
 
     first = crops(seed=5, epochs=2)
     waveform = service_waveform(songs[0])
@@ -142,14 +140,14 @@ def test_unlabelled_batches_pair_the_clean_crop_with_its_augmented_copy(
     batches = list(dataset.take(3).as_numpy_iterator())
     waveforms = [service_waveform(path) for path in songs[:2]]
     for clean, noisy in batches:
-        assert clean.shape == noisy.shape == (2, FRONTEND.chunk_samples)
+        assert clean.shape == noisy.shape == (2, FRONTEND.window_samples)
         np.testing.assert_array_equal(noisy, -clean)
         for crop in clean:
             assert any(find_offset(crop, waveform) >= 0 for waveform in waveforms) or crop[-1] == 0.0
     assert list(tmp_path.glob("cache*")), "decoded tracks were not cached to the file"
 
 
-def test_augmented_training_crops_keep_the_chunk_shape(songs: list[Path]) -> None:
+def test_augmented_training_crops_keep_the_window_shape(songs: list[Path]) -> None:
     augmenter = Augmenter(AugmentationConfig(), FRONTEND.sample_rate)
     dataset = pipeline.labelled_dataset(
         [Track(str(path)) for path in songs],
@@ -159,6 +157,6 @@ def test_augmented_training_crops_keep_the_chunk_shape(songs: list[Path]) -> Non
         augmenter=augmenter,
         seed=1,
     )
-    chunks, targets = next(dataset.as_numpy_iterator())
-    assert chunks.shape == (3, FRONTEND.chunk_samples) and np.isfinite(chunks).all()
+    windows, targets = next(dataset.as_numpy_iterator())
+    assert windows.shape == (3, FRONTEND.window_samples) and np.isfinite(windows).all()
     assert sorted(targets.argmax(axis=1)) == [0, 1, 2]

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from service.model_format import latest_versions, read_metadata
+from tagger.model_format import read_metadata
+from tagger.repository import ModelRepository
 from training.__main__ import main
 from training.config import NoisyStudentConfig, SupervisedConfig, load_config
 from training.experiment import ExperimentConfig
@@ -25,8 +26,8 @@ from training.synth import DEFAULT_SOUNDFONT, VOCABULARY
 
 REPO = Path(__file__).resolve().parents[2]
 OTHER_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
-TINY_MODEL = 'preset = "transformer_tiny"\nchunk_seconds = 0.5\n'
-TINY_FIT = "batch_size = 4\nepochs = 2\nsteps_per_epoch = 2\nvalidation_chunks = 2\npatience = 5\n"
+TINY_MODEL = 'preset = "transformer_tiny"\nwindow_seconds = 0.5\n'
+TINY_FIT = "batch_size = 4\nepochs = 2\nsteps_per_epoch = 2\npatience = 5\n"
 
 
 def synth_table(seed: int, num_artists: int, soundfont: Path = DEFAULT_SOUNDFONT) -> str:
@@ -44,7 +45,7 @@ def experiment(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config.write_text(
         f'output_dir = "{root / "experiment"}"\nexport_dir = "{root / "saved_models"}"\n'
         'export_name = "tiny_student"\nvalid_fraction = 0.25\ntest_fraction = 0.3\n'
-        "test_chunks = 2\nbootstrap_resamples = 100\n"
+        "bootstrap_resamples = 100\n"
         f"[labelled]\n{synth_table(0, 8)}"
         f"[[unlabelled]]\n{synth_table(1, 4)}[[unlabelled]]\n{synth_table(2, 4, other)}"
         f"[teacher]\n{TINY_MODEL}[expansion]\n{TINY_MODEL}"
@@ -63,7 +64,7 @@ def test_the_experiment_reports_teacher_and_both_students(experiment: Path) -> N
         rows["expansion"]["parameters"] == rows["teacher"]["parameters"] > rows["distillation"]["parameters"]
     )
     for row in rows.values():
-        assert 0.0 <= row["test_song_pr_auc"] <= 1.0 and 0.0 <= row["test_chunk_roc_auc"] <= 1.0
+        assert 0.0 <= row["test_song_pr_auc"] <= 1.0 and 0.0 <= row["test_window_roc_auc"] <= 1.0
         assert row["training_seconds"] > 0
     for name in ("teacher", "expansion", "distillation"):
         history = list(csv.DictReader((experiment / "experiment" / "runs" / name / "history.csv").open()))
@@ -80,27 +81,31 @@ def test_the_experiment_reports_teacher_and_both_students(experiment: Path) -> N
 
 def test_the_best_student_is_exported_in_the_service_format_with_its_metrics(experiment: Path) -> None:
     report = json.loads((experiment / "experiment" / "report.json").read_text())
-    version_dir = latest_versions(experiment / "saved_models")["tiny_student"]
+    version_dir = ModelRepository(experiment / "saved_models").resolve("tiny_student").path
     assert str(version_dir) == report["exported"]
     metadata = read_metadata(version_dir)
-    assert metadata.tags == VOCABULARY and metadata.sample_rate == 22_050 and metadata.chunk_samples == 11_025
+    assert (
+        metadata.tags == VOCABULARY and metadata.sample_rate == 22_050 and metadata.window_samples == 11_025
+    )
     assert set(metadata.card.metrics) == {"valid", "test"}
     exported = report["models"][report["exported_student"]]
     assert metadata.card.metrics["test"]["song"]["pr_auc"] == exported["test_song_pr_auc"]
-    assert set(metadata.card.metrics["test"]["chunk"]["per_tag"]) <= set(VOCABULARY)
+    assert set(metadata.card.metrics["test"]["window"]["per_tag"]) <= set(VOCABULARY)
 
     loaded = tf.saved_model.load(str(version_dir))
     student = keras.models.load_model(
         experiment / "experiment" / "runs" / report["exported_student"] / "model.keras"
     )
-    waveform = np.random.default_rng(0).normal(scale=0.1, size=(3, metadata.chunk_samples)).astype(np.float32)
+    waveform = (
+        np.random.default_rng(0).normal(scale=0.1, size=(3, metadata.window_samples)).astype(np.float32)
+    )
     np.testing.assert_allclose(
         loaded.serving_default(waveform)["scores"].numpy(), student(waveform)["scores"].numpy(), atol=1e-5
     )
 
 
 def test_evaluate_command_scores_the_exported_model_and_updates_its_card(experiment: Path) -> None:
-    version_dir = latest_versions(experiment / "saved_models")["tiny_student"]
+    version_dir = ModelRepository(experiment / "saved_models").resolve("tiny_student").path
     test_split = experiment / "experiment" / "data" / "splits" / "test.csv"
     output = experiment / "evaluation.json"
     before = read_metadata(version_dir).card.metrics["test"]
@@ -111,8 +116,8 @@ def test_evaluate_command_scores_the_exported_model_and_updates_its_card(experim
             str(version_dir),
             "--manifest",
             str(test_split),
-            "--num-chunks",
-            "2",
+            "--hop",
+            "0.5",
             "--output",
             str(output),
             "--update-card",
@@ -121,7 +126,7 @@ def test_evaluate_command_scores_the_exported_model_and_updates_its_card(experim
     evaluation = json.loads(output.read_text())
     card = read_metadata(version_dir).card
     assert card.metrics["test"] == evaluation
-    # The SavedModel on the same chunks of the same data scores as the Keras model did in the experiment.
+    # The SavedModel on the same windows of the same data scores as the Keras model did in the experiment.
     assert evaluation["song"]["pr_auc"] == pytest.approx(before["song"]["pr_auc"], abs=1e-4)
     assert evaluation["song"]["excluded_tags"] == before["song"]["excluded_tags"]
 
@@ -152,7 +157,7 @@ def test_noisy_student_command_runs_rounds_with_each_student_teaching_the_next(e
     main(["noisy-student", "--config", str(config), "--rounds", "2"])
     for round_dir in ("round1", "round2"):
         summary = json.loads((experiment / "students" / round_dir / "run.json").read_text())
-        assert summary["frontend"]["chunk_samples"] == 11_025
+        assert summary["frontend"]["window_samples"] == 11_025
     assert list((experiment / "cache").iterdir()), "cache_dir was not used"
 
 

@@ -1,5 +1,0 @@
-"""Catalogue-scale tagging on one machine: `python -m service.batch tag|aggregate` (see docs/batch.md).
-
-Tracks go through the same path as an upload (`service.song`) into the same result store the API
-reads, so `GET /taggram/{id}` answers for a batch-tagged track.
-"""
