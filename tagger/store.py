@@ -10,30 +10,90 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from tagger.predictions import TagRecord
 
-SCHEMA_VERSION = 1
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS results (
-    id TEXT PRIMARY KEY,
-    model_name TEXT NOT NULL,
-    model_version INTEGER NOT NULL,
-    tags TEXT NOT NULL,            -- JSON list, the model's vocabulary in score order
-    duration REAL NOT NULL,        -- seconds of decoded audio
-    window_seconds REAL NOT NULL,
-    hop_seconds REAL NOT NULL,
-    times BLOB NOT NULL,           -- float64 (n_windows,) window start seconds
-    taggram BLOB NOT NULL,         -- float32 (n_windows, n_tags)
-    scores BLOB NOT NULL,          -- float32 (n_tags,)
-    embedding BLOB NOT NULL,       -- float32 (D,)
-    created_at REAL NOT NULL       -- unix seconds
+# Each entry upgrades the schema by one version (SQLite's `user_version`); a new database runs them all.
+MIGRATIONS = (
+    """
+    CREATE TABLE results (
+        id TEXT PRIMARY KEY,
+        model_name TEXT NOT NULL,
+        model_version INTEGER NOT NULL,
+        tags TEXT NOT NULL,            -- JSON list, the model's vocabulary in score order
+        duration REAL NOT NULL,        -- seconds of decoded audio
+        chunk_seconds REAL NOT NULL,
+        hop_seconds REAL NOT NULL,
+        times BLOB NOT NULL,           -- float64 (n_windows,) window start seconds
+        taggram BLOB NOT NULL,         -- float32 (n_windows, n_tags)
+        scores BLOB NOT NULL,          -- float32 (n_tags,)
+        embedding BLOB NOT NULL,       -- float32 (D,)
+        created_at REAL NOT NULL       -- unix seconds
+    )
+    """,
+    "ALTER TABLE results RENAME COLUMN chunk_seconds TO window_seconds",
 )
-"""
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# The stored columns, in `encode_record` order; every backend stores a record as this row.
+RECORD_COLUMNS = (
+    "id",
+    "model_name",
+    "model_version",
+    "tags",
+    "duration",
+    "window_seconds",
+    "hop_seconds",
+    "times",
+    "taggram",
+    "scores",
+    "embedding",
+    "created_at",
+)
+
+
+def encode_record(record: TagRecord) -> tuple[Any, ...]:
+    """`record` as a row of `RECORD_COLUMNS`: JSON text and little-endian array bytes."""
+    return (
+        record.id,
+        record.model_name,
+        record.model_version,
+        json.dumps(record.tags),
+        record.duration,
+        record.window_seconds,
+        record.hop_seconds,
+        record.times.astype("<f8").tobytes(),
+        record.taggram.astype("<f4").tobytes(),
+        record.scores.astype("<f4").tobytes(),
+        record.embedding.astype("<f4").tobytes(),
+        record.created_at,
+    )
+
+
+def decode_record(row: Sequence[Any]) -> TagRecord:
+    """The record a row of `RECORD_COLUMNS` holds."""
+    values = dict(zip(RECORD_COLUMNS, row, strict=True))
+    tags = json.loads(values["tags"])
+    times = np.frombuffer(values["times"], dtype="<f8")
+    return TagRecord(
+        id=values["id"],
+        model_name=values["model_name"],
+        model_version=values["model_version"],
+        tags=tags,
+        duration=values["duration"],
+        window_seconds=values["window_seconds"],
+        hop_seconds=values["hop_seconds"],
+        times=times,
+        taggram=np.frombuffer(values["taggram"], dtype="<f4").reshape(times.size, len(tags)),
+        scores=np.frombuffer(values["scores"], dtype="<f4"),
+        embedding=np.frombuffer(values["embedding"], dtype="<f4"),
+        created_at=values["created_at"],
+    )
 
 
 class ResultStore(Protocol):
@@ -44,6 +104,10 @@ class ResultStore(Protocol):
 
     def get(self, result_id: str) -> TagRecord | None:
         """The stored result, or `None`."""
+
+    def since(self, cursor: int, limit: int) -> list[tuple[int, TagRecord]]:
+        """Up to `limit` results stored after position `cursor` (0: the first), in storage order, each with
+        its position: how an index built from the store catches up with what others wrote."""
 
     def close(self) -> None:
         """Release connections; the store is not used afterwards."""
@@ -63,60 +127,46 @@ class SQLiteStore:
         self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=FULL")
+        self._migrate(path)
+
+    def _migrate(self, path: Path) -> None:
+        """Bring the schema to `SCHEMA_VERSION`, one transaction per step (a crash leaves a valid version)."""
         version = self._connection.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
+        if version > SCHEMA_VERSION:
             raise RuntimeError(
-                f"{path} has results schema version {version}; this server reads {SCHEMA_VERSION}"
+                f"{path} has results schema version {version}; this server reads up to {SCHEMA_VERSION}"
             )
-        self._connection.execute(SCHEMA)
-        self._connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        for number, statement in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self._connection:
+                self._connection.execute("BEGIN IMMEDIATE")
+                self._connection.execute(statement)
+                self._connection.execute(f"PRAGMA user_version={number}")
 
     def save(self, record: TagRecord) -> None:
         """Insert `record`; a result already stored under its id is kept (same id, same result)."""
-        row = (
-            record.id,
-            record.model_name,
-            record.model_version,
-            json.dumps(record.tags),
-            record.duration,
-            record.window_seconds,
-            record.hop_seconds,
-            record.times.astype("<f8").tobytes(),
-            record.taggram.astype("<f4").tobytes(),
-            record.scores.astype("<f4").tobytes(),
-            record.embedding.astype("<f4").tobytes(),
-            record.created_at,
-        )
+        row = encode_record(record)
         with self._lock:
             self._connection.execute(
-                f"INSERT OR IGNORE INTO results VALUES ({', '.join('?' * len(row))})", row
+                f"INSERT OR IGNORE INTO results ({', '.join(RECORD_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(row))})",
+                row,
             )
 
     def get(self, result_id: str) -> TagRecord | None:
         with self._lock:
             row = self._connection.execute(
-                "SELECT id, model_name, model_version, tags, duration, window_seconds, hop_seconds, "
-                "times, taggram, scores, embedding, created_at FROM results WHERE id = ?",
-                (result_id,),
+                f"SELECT {', '.join(RECORD_COLUMNS)} FROM results WHERE id = ?", (result_id,)
             ).fetchone()
-        if row is None:
-            return None
-        tags = json.loads(row[3])
-        times = np.frombuffer(row[7], dtype="<f8")
-        return TagRecord(
-            id=row[0],
-            model_name=row[1],
-            model_version=row[2],
-            tags=tags,
-            duration=row[4],
-            window_seconds=row[5],
-            hop_seconds=row[6],
-            times=times,
-            taggram=np.frombuffer(row[8], dtype="<f4").reshape(times.size, len(tags)),
-            scores=np.frombuffer(row[9], dtype="<f4"),
-            embedding=np.frombuffer(row[10], dtype="<f4"),
-            created_at=row[11],
-        )
+        return None if row is None else decode_record(row)
+
+    def since(self, cursor: int, limit: int) -> list[tuple[int, TagRecord]]:
+        with self._lock:
+            rows = self._connection.execute(
+                f"SELECT rowid, {', '.join(RECORD_COLUMNS)} FROM results "
+                "WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (cursor, limit),
+            ).fetchall()
+        return [(row[0], decode_record(row[1:])) for row in rows]
 
     def close(self) -> None:
         with self._lock:

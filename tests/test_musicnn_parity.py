@@ -28,6 +28,8 @@ from tagger.audio import load_audio
 from tagger.model_format import ModelMetadata, read_metadata
 from training.musicnn import MUSICNN_FRONTEND, MUSICNN_HOP_SAMPLES
 
+pytestmark = pytest.mark.slow
+
 log = logging.getLogger(__name__)
 
 MODELS = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")

@@ -27,6 +27,8 @@ from tagger.model_format import ModelCard, read_metadata
 from training.export import export_model
 from training.zoo import PRESETS, build_preset
 
+pytestmark = pytest.mark.slow
+
 TOLERANCE = 1e-5
 MUSICNN = "MSD_musicnn"
 TRANSFORMER = "transformer_tiny"

@@ -1,4 +1,4 @@
-"""The SQLite results store: exact round trip, durable settings, first result kept, survives reopening."""
+"""The SQLite results store: exact round trip, durable settings, first result kept, migrations, catch-up."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tagger.predictions import TagRecord
-from tagger.store import open_store
+from tagger.store import MIGRATIONS, RECORD_COLUMNS, SCHEMA_VERSION, encode_record, open_store
 
 
 def make_record(result_id: str, seed: int) -> TagRecord:
@@ -57,3 +58,42 @@ def test_the_database_stays_in_wal_mode(tmp_path: Path) -> None:
     open_store(tmp_path / "results.db").close()
     connection = sqlite3.connect(tmp_path / "results.db")
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_since_lists_new_results_in_storage_order_after_a_cursor(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "results.db")
+    ids = [f"{n:032x}" for n in (7, 3, 9)]
+    for seed, result_id in enumerate(ids):
+        store.save(make_record(result_id, seed=seed))
+    store.save(make_record(ids[0], seed=5))  # already stored: no new position
+    first = store.since(0, limit=2)
+    assert [record.id for _, record in first] == ids[:2]
+    rest = store.since(first[-1][0], limit=10)
+    assert [record.id for _, record in rest] == ids[2:]
+    assert store.since(rest[-1][0], limit=10) == []
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_results(tmp_path: Path) -> None:
+    """Databases written before "window" replaced "chunk" have a `chunk_seconds` column."""
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute(MIGRATIONS[0])
+    old.execute("PRAGMA user_version=1")
+    record = make_record("ef" * 16, seed=3)
+    old.execute(f"INSERT INTO results VALUES ({', '.join('?' * len(RECORD_COLUMNS))})", encode_record(record))
+    old.commit()
+    old.close()
+
+    store = open_store(path)
+    loaded = store.get(record.id)
+    assert loaded is not None and loaded.window_seconds == record.window_seconds
+    np.testing.assert_array_equal(loaded.taggram, record.taggram)
+    store.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    sqlite3.connect(path).execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    with pytest.raises(RuntimeError, match="schema version"):
+        open_store(path)

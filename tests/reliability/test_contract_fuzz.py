@@ -6,12 +6,15 @@ none may be a 5xx. Bounded for CI: a few examples per operation, fixed seed, no 
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from support.reliability_helpers import api_client, server_errors
 from support.server_process import REPO, ServerProcess
 from support.service_helpers import API_KEY
+
+pytestmark = pytest.mark.slow
 
 EXAMPLES_PER_OPERATION = 25
 SEED = 20_241_122

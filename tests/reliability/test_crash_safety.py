@@ -11,8 +11,12 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
+
 from support.load_generator import Answer, base_songs, run_clients
 from support.reliability_helpers import api_client, running_server
+
+pytestmark = pytest.mark.slow
 
 CLIENTS = 8
 ANSWERS_BEFORE_KILL = int(os.environ.get("RELIABILITY_CRASH_ANSWERS", "60"))

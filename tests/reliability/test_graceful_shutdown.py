@@ -12,10 +12,14 @@ import socket
 import time
 from pathlib import Path
 
+import pytest
+
 from support.audio_files import make_audio
 from support.reliability_helpers import read_response, running_server
 from support.server_process import ServerProcess
 from support.service_helpers import API_KEY
+
+pytestmark = pytest.mark.slow
 
 SHUTDOWN_TIMEOUT_S = 4.0
 BOUNDARY = "shutdown"

@@ -15,10 +15,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from support.load_generator import Answer, base_songs, run_clients, tag
 from support.reliability_helpers import KIB_PER_MIB, api_client, memory_kib, running_server, server_errors
 from support.service_helpers import DEFAULT_MODEL, metric
+
+pytestmark = pytest.mark.slow
 
 SOAK_SECONDS = float(os.environ.get("RELIABILITY_SOAK_SECONDS", "30"))
 SOAK_CLIENTS = int(os.environ.get("RELIABILITY_SOAK_CLIENTS", "16"))

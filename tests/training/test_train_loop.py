@@ -24,6 +24,8 @@ from training.config import NoisyStudentConfig, SupervisedConfig, load_config
 from training.experiment import ExperimentConfig
 from training.synth import DEFAULT_SOUNDFONT, VOCABULARY
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 OTHER_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 TINY_MODEL = 'preset = "transformer_tiny"\nwindow_seconds = 0.5\n'
