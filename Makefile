@@ -5,13 +5,19 @@ PY := $(VENV)/bin/python
 SYSTEM_PACKAGES := ffmpeg sox libsox-fmt-all fluidsynth timgm6mb-soundfont fluid-soundfont-gm
 DEFAULT_MODEL := saved_models/MSD_musicnn/1/saved_model.pb
 
-.PHONY: serve test system-deps debian-music models bench clean
+.PHONY: serve test lint system-deps debian-music models bench clean
 
 serve: $(VENV)/.installed $(DEFAULT_MODEL)
 	$(PY) -m service
 
-test: $(VENV)/.installed-test system-deps debian-music $(DEFAULT_MODEL)
+test: $(VENV)/.installed-test system-deps debian-music $(DEFAULT_MODEL) lint
 	$(PY) -m pytest
+
+# Formatting, lint and types (mypy is strict on the core, tagger/); part of `make test`.
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 # Debian packages the tests and the synthetic-data generator use; installed only when one is missing.
 system-deps:

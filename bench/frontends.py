@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import statistics
 import tempfile
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import librosa
 import numpy as np
@@ -93,7 +95,7 @@ PIPELINES = {
 
 def run() -> str:
     kapre = KapreSpectrogram()
-    stages = {
+    stages: dict[str, tuple[Callable[[Path], Any], Callable[[Any], Any]]] = {
         "old": (librosa_audio, librosa_spectrogram),
         "old, librosa < 0.10": (partial(librosa_audio, res_type="kaiser_best"), librosa_spectrogram),
         "ours": (our_audio, kapre),
@@ -101,16 +103,21 @@ def run() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         (song,) = real_excerpts(Path(tmp), SONG_SECONDS, count=1)
         first = {
-            name: timed(lambda a=audio, s=spectrogram: s(a(song)))
+            name: timed(partial(spectrogram_of, audio, spectrogram, song))
             for name, (audio, spectrogram) in stages.items()
         }
         difference = max_difference(kapre(our_audio(song)), librosa_spectrogram(librosa_audio(song)))
         times: dict[str, list[tuple[Timing, Timing]]] = {name: [] for name in stages}
         for _ in range(RUNS):
             for name, (audio, spectrogram) in stages.items():
-                load, waveform = measured(lambda a=audio: a(song))
-                times[name].append((load, timed(lambda s=spectrogram, w=waveform: s(w))))
+                load, waveform = measured(partial(audio, song))
+                times[name].append((load, timed(partial(spectrogram, waveform))))
     return report(first, times, difference)
+
+
+def spectrogram_of(audio: Callable[[Path], Any], spectrogram: Callable[[Any], Any], song: Path) -> Any:
+    """One song from file to spectrogram through one pipeline's two stages."""
+    return spectrogram(audio(song))
 
 
 def report(first: dict[str, Timing], times: dict[str, list[tuple[Timing, Timing]]], difference: float) -> str:

@@ -329,7 +329,9 @@ def test_gpu_stage_adds_cuda_tensorflow_with_the_locked_version(dockerfile):
     )
 
     env = merged_env([gpu])
-    python = re.search(r"python:(3\.\d+)", stages[0].base).group(1)
+    base_python = re.search(r"python:(3\.\d+)", stages[0].base)
+    assert base_python, stages[0].base
+    python = base_python.group(1)
     site = f"/opt/venv/lib/python{python}/site-packages/nvidia/"
     library_dirs = env["LD_LIBRARY_PATH"].split(":")
     assert library_dirs and all(d.startswith(site) and d.endswith("/lib") for d in library_dirs), (
@@ -445,7 +447,7 @@ def _compose_cli() -> list[str] | None:
     docker = shutil.which("docker")
     if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
         return [docker, "compose"]
-    for candidate in (Path(sys.executable).parent / "docker-compose", shutil.which("docker-compose")):
+    for candidate in (str(Path(sys.executable).parent / "docker-compose"), shutil.which("docker-compose")):
         if candidate and Path(candidate).is_file():
             version = subprocess.run([str(candidate), "version", "--short"], capture_output=True, text=True)
             major = re.match(r"v?(\d+)\.", version.stdout.strip())
@@ -474,6 +476,7 @@ def _clean_env(**overrides: str) -> dict[str, str]:
 def compose(*files: Path, args: tuple[str, ...], env: dict[str, str] | None = None, tmp_path: Path):
     empty_env_file = tmp_path / "empty.env"
     empty_env_file.touch()
+    assert COMPOSE_CLI, "no Compose v2+ CLI"
     argv = [*COMPOSE_CLI, "--env-file", str(empty_env_file)]
     for f in files:
         argv += ["-f", str(f)]
@@ -786,7 +789,7 @@ def test_dockerignore_keeps_the_context_small():
     # The whole context of this checkout, walked like the daemon would receive it.
     exceptions = [regex.pattern for negate, regex in rules if negate]
     total, count = 0, 0
-    for folder, dirs, files in os.walk(ROOT):
+    for folder, dirs, names in os.walk(ROOT):
         rel = Path(folder).relative_to(ROOT).as_posix()
         keep = []
         for d in dirs:
@@ -794,7 +797,7 @@ def test_dockerignore_keeps_the_context_small():
             if not _excluded(path, rules) or any(e.startswith(re.escape(path + "/")) for e in exceptions):
                 keep.append(d)
         dirs[:] = keep
-        for name in files:
+        for name in names:
             path = name if rel == "." else f"{rel}/{name}"
             if not _excluded(path, rules):
                 total += (Path(folder) / name).stat().st_size

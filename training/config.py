@@ -111,10 +111,10 @@ def load_config(path: Path, config_type: type[T]) -> T:
         return from_dict(config_type, tomllib.load(file))
 
 
-def from_dict(config_type: type[T], values: dict[str, Any]) -> T:
+def from_dict(config_type: type[T], values: dict[str, Any]) -> T:  # T: a dataclass
     """Build a (nested) config dataclass from plain values, converting paths and sub-tables by type."""
     hints = typing.get_type_hints(config_type)
-    names = {f.name for f in dataclasses.fields(config_type)}
+    names = {f.name for f in dataclasses.fields(config_type)}  # type: ignore[arg-type]
     if unknown := sorted(set(values) - names):
         raise ValueError(f"Unknown {config_type.__name__} keys {unknown}; expected some of {sorted(names)}.")
     return config_type(**{name: _convert(hints[name], value) for name, value in values.items()})
@@ -126,7 +126,7 @@ def _convert(hint: Any, value: Any) -> Any:
     if typing.get_origin(hint) is tuple:
         return tuple(_convert(typing.get_args(hint)[0], item) for item in value)
     if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value)
+        return from_dict(hint, value)  # type: ignore[arg-type]
     if hint is Path:
         return Path(value)
     return value

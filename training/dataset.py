@@ -166,7 +166,7 @@ def read_manifest(path: Path) -> list[Track]:
         raise ValueError(f"A manifest is a .csv or .jsonl file. Received: {path}.")
     return [
         Track(
-            audio=_resolve(row["audio"], path.parent),
+            audio=_resolve(str(row["audio"]), path.parent),
             tags=tuple(row.get("tags") or ()),
             group=str(row.get("group") or ""),
             split=str(row.get("split") or ""),

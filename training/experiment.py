@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -85,12 +86,12 @@ def run_experiment(config: ExperimentConfig, *, strategy: tf.distribute.Strategy
     runs = config.output_dir / "runs"
     teacher = _trained(
         runs / "teacher",
-        lambda run_dir: train_supervised(
+        partial(
+            train_supervised,
             config.teacher,
             data,
             config.teacher_fit,
             config.augmentation,
-            run_dir=run_dir,
             strategy=strategy,
             name="teacher",
         ),
@@ -99,13 +100,13 @@ def run_experiment(config: ExperimentConfig, *, strategy: tf.distribute.Strategy
     for kind in STUDENTS:
         models[kind] = _trained(
             runs / kind,
-            lambda run_dir, kind=kind: train_student(
+            partial(
+                train_student,
                 teacher,
                 getattr(config, kind),
                 data,
                 config.student_fit,
                 config.augmentation,
-                run_dir=run_dir,
                 strategy=strategy,
                 name=f"{kind}_student",
             ),
@@ -192,8 +193,9 @@ def _rendered(synth: SynthConfig, folder: Path, render_seconds: dict[str, float]
     return read_manifest(folder / "manifest.csv")
 
 
-def _trained(run_dir: Path, train: Callable[[Path], TrainedModel]) -> TrainedModel:
-    return TrainedModel.load(run_dir) if (run_dir / FINAL_MODEL).exists() else train(run_dir)
+def _trained(run_dir: Path, train: Callable[..., TrainedModel]) -> TrainedModel:
+    """The model trained in `run_dir` before, or `train(run_dir=run_dir)` now."""
+    return TrainedModel.load(run_dir) if (run_dir / FINAL_MODEL).exists() else train(run_dir=run_dir)
 
 
 def _claim(config: ExperimentConfig) -> None:

@@ -83,6 +83,7 @@ class NoisyStudent(keras.Model):
         """
         is_training_batch = isinstance(x, dict)
         if is_training_batch:
+            assert y_pred is not None
             num_labelled = ops.shape(x[LABELLED])[0]
             teacher_input, labelled_scores, student_scores = (
                 x[CLEAN],

@@ -29,7 +29,9 @@ def test_the_server_serves_batch_tagged_tracks_and_an_upload_of_one_is_answered_
     for name, row in rows.items():
         taggram = client.get(f"/taggram/{row['id']}")
         assert taggram.status_code == 200, f"{name}: {taggram.text}"
-        np.testing.assert_array_equal(taggram.json()["scores"], store.get(row["id"]).taggram)
+        record = store.get(row["id"])
+        assert record is not None
+        np.testing.assert_array_equal(taggram.json()["scores"], record.taggram)
     store.close()
 
     windows_before = metric(client, "tagger_windows_inferred_total", model=DEFAULT_MODEL)
@@ -105,6 +107,7 @@ def test_batch_tagging_with_msd_musicnn_matches_the_api(
     for song in songs:
         answer = answers[song.name]
         record = store.get(answer["id"])
+        assert record is not None
         assert record is not None, f"{song.name}: the CLI stored no result under the API's id"
         taggram = client.get(answer["taggram_url"]).json()
         np.testing.assert_allclose(record.taggram, taggram["scores"], rtol=0, atol=1e-5)

@@ -39,7 +39,8 @@ def test_a_limited_run_stops_and_the_next_run_resumes_without_redoing_work(
 
     store = open_store(tagged.db)
     rows = [json.loads(line) for line in tagged.exports["jsonl"].read_text().splitlines()]
-    records = [store.get(row["id"]) for row in rows]
+    records = [record for row in rows if (record := store.get(row["id"])) is not None]
+    assert len(records) == len(rows)
     computed_before = [record for record in records if record.created_at < tagged.second_started_at]
     assert len(computed_before) == 2, "results of the first run keep their first timestamps"
     store.close()
@@ -71,6 +72,7 @@ def test_the_exports_hold_every_tagged_track_with_its_stored_vectors(
     store = open_store(tagged.db)
     for row, columns in zip(jsonl, parquet, strict=True):
         record = store.get(row["id"])
+        assert record is not None
         assert row["model"] == columns["model"] == DEFAULT_MODEL and row["tags"] == record.tags
         np.testing.assert_array_equal(row["scores"], record.scores)
         np.testing.assert_array_equal(columns["scores"], record.scores)

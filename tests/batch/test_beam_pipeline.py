@@ -53,6 +53,7 @@ def test_beam_pipeline_gives_the_api_vectors_and_records_bad_files(
             np.testing.assert_allclose(row[vector], answer[vector], rtol=0, atol=1e-5)
         taggram = client.get(answer["taggram_url"]).json()
         record = store.get(row["id"])
+        assert record is not None
         np.testing.assert_allclose(record.taggram, taggram["scores"], rtol=0, atol=1e-5)
         np.testing.assert_allclose(record.times, taggram["times"])
     store.close()

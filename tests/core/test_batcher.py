@@ -43,7 +43,9 @@ def test_concurrent_submissions_share_one_call_and_get_their_own_results_in_orde
     handler = Doubler()
 
     async def scenario(batcher: Batcher[int, int]) -> list[list[int]]:
-        return await asyncio.gather(batcher.submit([1, 2]), batcher.submit([3]), batcher.submit([4, 5, 6]))
+        return list(
+            await asyncio.gather(batcher.submit([1, 2]), batcher.submit([3]), batcher.submit([4, 5, 6]))
+        )
 
     results = run_with_batcher(handler, scenario, max_batch_size=8, max_wait_s=0.05, max_queued=100)
     assert results == [[2, 4], [6], [8, 10, 12]]
@@ -65,7 +67,7 @@ def test_batch_size_one_switches_batching_off() -> None:
     handler = Doubler()
 
     async def scenario(batcher: Batcher[int, int]) -> list[list[int]]:
-        return await asyncio.gather(batcher.submit([1, 2]), batcher.submit([3]))
+        return list(await asyncio.gather(batcher.submit([1, 2]), batcher.submit([3])))
 
     run_with_batcher(handler, scenario, max_batch_size=1, max_wait_s=0.05, max_queued=100)
     assert handler.batch_sizes == [1, 1, 1]

@@ -12,9 +12,10 @@ from tagger.errors import HTTP_STATUS, AudioError, TaggerError, UndecodableAudio
 
 
 def all_subclasses(cls: type) -> set[type]:
-    found = set()
+    found: set[type] = set()
+    subclass: type
     for subclass in cls.__subclasses__():
-        found |= {subclass, *all_subclasses(subclass)}
+        found |= {subclass} | all_subclasses(subclass)
     return found
 
 

@@ -7,7 +7,7 @@ the process is alive and /healthz answers, and at the end a normal song is still
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,7 @@ def song(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def http(guarded_server: ServerProcess) -> httpx.Client:
+def http(guarded_server: ServerProcess) -> Iterator[httpx.Client]:
     with api_client(guarded_server) as client:
         yield client
 

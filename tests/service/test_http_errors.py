@@ -138,7 +138,7 @@ def test_audio_longer_than_the_limit_is_413(client: httpx.Client, tmp_path: Path
     ],
 )
 def test_bad_parameters_are_422(
-    client: httpx.Client, song: Path, params: dict[str, object], phrase: str
+    client: httpx.Client, song: Path, params: dict[str, str | float], phrase: str
 ) -> None:
     assert_error(upload(client, song, **params), 422, phrase)
 

@@ -179,7 +179,8 @@ def test_a_slow_upload_does_not_block_other_requests(server: ServerProcess, tmp_
                 assert response.status_code == 200, response.text
                 return time.monotonic() - started
 
-            return tuple(await asyncio.gather(slow(), fast()))
+            slow_seconds, fast_seconds = await asyncio.gather(slow(), fast())
+            return slow_seconds, fast_seconds
 
     slow_done, fast_done = asyncio.run(race())
     assert slow_done >= 3.0 and fast_done < slow_done - 1.0

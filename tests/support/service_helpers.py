@@ -34,7 +34,7 @@ def server_settings(models_dir: Path, db: Path, **overrides: str) -> dict[str, s
     }
 
 
-def upload(http: httpx.Client, path: Path, **params: object) -> httpx.Response:
+def upload(http: httpx.Client, path: Path, **params: str | float) -> httpx.Response:
     with path.open("rb") as file:
         return http.post("/tag", params=params, files={"file": (path.name, file)})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import librosa
 import numpy as np
@@ -129,6 +130,6 @@ def test_config_round_trips_through_dict() -> None:
         ({"hop_length": 2048}, "hop_length"),
     ],
 )
-def test_invalid_config_is_refused(values: dict[str, object], message: str) -> None:
+def test_invalid_config_is_refused(values: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         FrontendSpec(**values)
