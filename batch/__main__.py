@@ -24,14 +24,15 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from batch.export import check_export_path, export_row, write_export
 from batch.failures import FailureLog
-from batch.inputs import InputError, Track, find_tracks
+from batch.inputs import find_tracks
 from batch.runner import BatchTagger, RunSummary, read_and_hash
 from tagger.aggregate import lookup, mean_of
-from tagger.errors import TaggerError
+from tagger.errors import InputError, TaggerError
 from tagger.repository import ModelRepository, load_model
 from tagger.settings import Settings
 from tagger.song import TagPlan
 from tagger.store import ResultStore, open_store
+from tagger.tracks import Track
 
 logger = logging.getLogger("batch")
 
@@ -91,7 +92,9 @@ def _model_arguments(parser: argparse.ArgumentParser, settings: Settings) -> Non
     parser.add_argument("--models-dir", type=Path, default=settings.models_dir, help="(default: %(default)s)")
     parser.add_argument("--db", type=Path, default=settings.db, help="result store (default: %(default)s)")
     parser.add_argument("--hop", type=float, help="seconds between window starts (default: the window)")
-    parser.add_argument("--path-column", default="path", help="manifest column with the file path")
+    parser.add_argument(
+        "--path-column", help="manifest column with the file path (default: `audio`, else `path`)"
+    )
 
 
 def tag_command(args: argparse.Namespace, settings: Settings) -> int:

@@ -22,11 +22,11 @@ import numpy as np
 from tqdm import tqdm
 
 from batch.failures import FailureLog, failure_of
-from batch.inputs import Track
 from tagger.batcher import Batcher
 from tagger.predictions import WindowPrediction
 from tagger.song import TagPlan, build_record, decode_windows
 from tagger.store import ResultStore
+from tagger.tracks import Track
 
 # Windows arrive a song at a time; a short wait lets the next song's windows join a half-full batch.
 MAX_WAIT_S = 0.02

@@ -24,9 +24,9 @@ import numpy as np
 from bench.report import spread
 from bench.songs import real_excerpts
 from tagger.model_format import SCORES_OUTPUT
+from tagger.tracks import Track
 from training import pipeline
 from training.augment import AugmentationConfig, Augmenter
-from training.dataset import Track
 from training.zoo import PRESETS as ZOO_PRESETS
 from training.zoo import build_preset
 

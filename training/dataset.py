@@ -5,9 +5,9 @@ song landed in both train and test. Here the only resampling is `Splits.oversamp
 an already-validated split that touches nothing but `train`; and every `Splits` checks, when it is
 built, that no group (artist) and no audio file appears in two splits.
 
-Manifest rows (CSV with a header, or JSON lines) have `audio` (a path relative to the manifest, an
-absolute path or a URI such as `gs://bucket/song.mp3`), `tags` (`;`-separated in CSV, a list in
-JSON), `group` (the artist, or whatever must not straddle splits) and an optional `split`.
+Manifests and tracks are the core's (`tagger.tracks`): `audio` (a path relative to the manifest, an
+absolute path or a URI such as `gs://bucket/song.mp3`), `tags`, `group` (the artist, or whatever
+must not straddle splits) and an optional `split`.
 """
 
 from __future__ import annotations
@@ -23,24 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tagger.tracks import CSV_TAG_SEPARATOR, Track, audio_files, is_uri, read_manifest
+
 log = logging.getLogger(__name__)
 
 SPLIT_NAMES = ("train", "valid", "test")
-CSV_TAG_SEPARATOR = ";"
 CSV_COLUMNS = ("audio", "tags", "group", "split")
-AUDIO_EXTENSIONS = frozenset(
-    {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aac", ".aiff", ".aif", ".caf"}
-)
-
-
-@dataclass(frozen=True)
-class Track:
-    """One audio file, its tags (empty when unlabelled) and the group it must stay with."""
-
-    audio: str
-    tags: tuple[str, ...] = ()
-    group: str = ""
-    split: str = ""
 
 
 @dataclass(frozen=True)
@@ -151,35 +139,12 @@ def write_vocabulary(path: Path, tags: list[str]) -> None:
     Path(path).write_text("".join(f"{tag}\n" for tag in tags))
 
 
-def read_manifest(path: Path) -> list[Track]:
-    """Tracks from a `.csv` or `.jsonl` manifest, with local paths made absolute."""
-    path = Path(path)
-    if path.suffix == ".csv":
-        with path.open(newline="") as file:
-            rows = [
-                {**row, "tags": [tag for tag in (row.get("tags") or "").split(CSV_TAG_SEPARATOR) if tag]}
-                for row in csv.DictReader(file)
-            ]
-    elif path.suffix == ".jsonl":
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    else:
-        raise ValueError(f"A manifest is a .csv or .jsonl file. Received: {path}.")
-    return [
-        Track(
-            audio=_resolve(str(row["audio"]), path.parent),
-            tags=tuple(row.get("tags") or ()),
-            group=str(row.get("group") or ""),
-            split=str(row.get("split") or ""),
-        )
-        for row in rows
-    ]
-
-
 def write_manifest(path: Path, tracks: list[Track] | tuple[Track, ...]) -> None:
     """Write tracks as CSV or JSON lines (by suffix), with local paths relative to the manifest."""
     path = Path(path)
     rows = [
-        {**dataclasses.asdict(track), "audio": _relative(track.audio, path.parent), "tags": list(track.tags)}
+        {"audio": _relative(track.audio, path.parent), "tags": list(track.tags), "group": track.group}
+        | {"split": track.split}
         for track in tracks
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -196,20 +161,8 @@ def read_unlabelled(source: Path) -> list[Track]:
     """Unlabelled tracks from a folder of audio, a `.txt` list of paths/URIs, or a manifest (tags ignored)."""
     source = Path(source)
     if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
-        return [Track(audio=str(p.resolve())) for p in files]
-    if source.suffix == ".txt":
-        lines = [line.strip() for line in source.read_text().splitlines() if line.strip()]
-        return [Track(audio=_resolve(line, source.parent)) for line in lines]
+        return [Track(audio=str(path.resolve())) for path in audio_files(source)]
     return [dataclasses.replace(track, tags=()) for track in read_manifest(source)]
-
-
-def is_uri(audio: str) -> bool:
-    return "://" in audio
-
-
-def _resolve(audio: str, base: Path) -> str:
-    return audio if is_uri(audio) else str((base / audio).resolve())
 
 
 def _relative(audio: str, base: Path) -> str:

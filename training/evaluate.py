@@ -19,8 +19,9 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from tqdm import tqdm
 
 from tagger.model_format import SCORES_OUTPUT, SIGNATURE, FrontendSpec
+from tagger.tracks import Track
 from training import pipeline
-from training.dataset import Track, multi_hot
+from training.dataset import multi_hot
 
 Predictor = Callable[[tf.Tensor], np.ndarray]
 

@@ -27,17 +27,10 @@ from typing import Any
 import tensorflow as tf
 
 from tagger.model_format import ModelCard
+from tagger.tracks import Track, read_manifest
 from training.augment import AugmentationConfig
 from training.config import FitConfig, ModelConfig
-from training.dataset import (
-    SPLIT_NAMES,
-    Splits,
-    Track,
-    check_unlabelled,
-    read_manifest,
-    split_by_group,
-    write_manifest,
-)
+from training.dataset import SPLIT_NAMES, Splits, check_unlabelled, split_by_group, write_manifest
 from training.evaluate import (
     bootstrap_pr_auc_difference,
     format_table,

@@ -21,9 +21,9 @@ import tensorflow_io  # noqa: F401  (registers s3://, az://, http(s)://, hdfs://
 
 from tagger.audio import load_audio
 from tagger.model_format import FrontendSpec
+from tagger.tracks import Track, is_uri
 from tagger.windows import song_windows
 from training.augment import Augmenter
-from training.dataset import Track, is_uri
 
 AUTOTUNE = tf.data.AUTOTUNE
 

@@ -23,7 +23,8 @@ import numpy as np
 import soundfile
 from tqdm import tqdm
 
-from training.dataset import Track, write_manifest, write_vocabulary
+from tagger.tracks import Track
+from training.dataset import write_manifest, write_vocabulary
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,11 @@ import numpy as np
 import tensorflow as tf
 
 from tagger.model_format import SCORES_OUTPUT, FrontendSpec
+from tagger.tracks import Track, read_manifest
 from training import pipeline
 from training.augment import AugmentationConfig, Augmenter
 from training.config import DataConfig, FitConfig, ModelConfig
-from training.dataset import Track, multi_hot, read_manifest, read_unlabelled, read_vocabulary
+from training.dataset import multi_hot, read_unlabelled, read_vocabulary
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from batch.inputs import InputError, find_tracks
+from batch.inputs import find_tracks
+from tagger.errors import InputError
 
 
 @pytest.fixture
@@ -44,9 +45,9 @@ def test_manifests_resolve_paths_against_their_folder_and_keep_their_columns(tre
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("rows.csv", "file,artist\na.mp3,Ana\n", "row 1 has no 'path' value"),
+        ("rows.csv", "file,artist\na.mp3,Ana\n", "row 1 has no 'audio' or 'path' value"),
         ("rows.jsonl", '{"path": "a.mp3"}\nnot json\n', "not a JSON line"),
-        ("rows.jsonl", '["a.mp3"]\n', "row 1 has no 'path' value"),
+        ("rows.jsonl", '["a.mp3"]\n', "row 1 has no 'audio' or 'path' value"),
     ],
 )
 def test_a_bad_manifest_is_refused_with_the_row_and_reason(

@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tagger.tracks import Track, read_manifest
 from training.__main__ import main
 from training.dataset import (
     SPLIT_NAMES,
     Splits,
-    Track,
     check_unlabelled,
     multi_hot,
-    read_manifest,
     read_unlabelled,
     read_vocabulary,
     split_by_group,

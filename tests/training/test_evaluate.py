@@ -9,9 +9,9 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from support.audio_files import make_audio
 from tagger.audio import load_audio
+from tagger.tracks import Track
 from tagger.windows import song_windows
 from training.config import ModelConfig
-from training.dataset import Track
 from training.evaluate import (
     bootstrap_pr_auc_difference,
     evaluate,

@@ -15,10 +15,10 @@ import tensorflow as tf
 from support.audio_files import make_audio
 from tagger.audio import load_audio
 from tagger.model_format import FrontendSpec
+from tagger.tracks import Track
 from tagger.windows import song_windows
 from training import pipeline
 from training.augment import AugmentationConfig, Augmenter
-from training.dataset import Track
 
 # A model front end at another rate than the files, so every path resamples.
 FRONTEND = FrontendSpec(sample_rate=16_000, window_samples=8_000)

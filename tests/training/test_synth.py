@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import soundfile
 
+from tagger.tracks import read_manifest
 from training.__main__ import main
-from training.dataset import read_manifest, read_vocabulary
+from training.dataset import read_vocabulary
 from training.synth import DRUM_CHANNEL, INSTRUMENTS, SCALES, TEMPO_CLASSES, SynthConfig, generate
 
 SECONDS = 3.0

@@ -17,8 +17,9 @@ import tensorflow as tf
 
 from tagger.model_format import read_metadata, write_metadata
 from tagger.song import TagPlan
+from tagger.tracks import Track, read_manifest
 from training.commands import configure_logging
-from training.dataset import Track, multi_hot, read_manifest
+from training.dataset import multi_hot
 from training.evaluate import (
     Predictions,
     format_table,

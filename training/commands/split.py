@@ -9,11 +9,11 @@ import argparse
 import logging
 from pathlib import Path
 
+from tagger.tracks import read_manifest
 from training.commands import configure_logging
 from training.dataset import (
     SPLIT_NAMES,
     check_unlabelled,
-    read_manifest,
     read_unlabelled,
     read_vocabulary,
     split_by_group,
