@@ -1,5 +1,19 @@
-"""Test-wide set-up: keep TensorFlow quiet. Helpers live in `tests/support` (on pytest's `pythonpath`)."""
+"""Test-wide set-up: TensorFlow kept quiet, and the tiny exported models every server test serves.
+
+Helpers live in `tests/support` (on pytest's `pythonpath`).
+"""
 
 import os
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`tiny` and `tiny_fast`, exported once per session with training.export (real Kapre + TF models)."""
+    from support.tiny_model import export_tiny_models  # imports Keras: only when a test needs the models
+
+    return export_tiny_models(tmp_path_factory.mktemp("saved_models"))

@@ -35,7 +35,7 @@ TRANSFORMER = "transformer_tiny"
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def parity_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("parity_models")
     musicnn = REPO / "saved_models" / MUSICNN
     if not musicnn.is_dir():
@@ -67,10 +67,10 @@ def song(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def server(parity_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     directory = tmp_path_factory.mktemp("parity_server")
     settings = {
-        "TAGGER_MODELS_DIR": str(models_dir),
+        "TAGGER_MODELS_DIR": str(parity_models),
         "TAGGER_DEFAULT_MODEL": MUSICNN,
         "TAGGER_DB": str(directory / "tagger.db"),
     }
@@ -95,9 +95,9 @@ def evaluated_windows(version_dir: Path, song: Path, scratch: Path) -> np.ndarra
 
 @pytest.mark.parametrize("model", [MUSICNN, TRANSFORMER])
 def test_evaluation_and_the_api_score_the_same_windows(
-    model: str, models_dir: Path, song: Path, server: ServerProcess, tmp_path: Path
+    model: str, parity_models: Path, song: Path, server: ServerProcess, tmp_path: Path
 ) -> None:
-    evaluated = evaluated_windows(models_dir / model / "1", song, tmp_path)
+    evaluated = evaluated_windows(parity_models / model / "1", song, tmp_path)
     with httpx.Client(base_url=server.base_url, timeout=120) as http, song.open("rb") as file:
         tagged = http.post("/tag", params={"model": model}, files={"file": (song.name, file)})
         assert tagged.status_code == 200, tagged.text

@@ -22,15 +22,15 @@ from support.batch_helpers import (
     run_batch,
 )
 from support.server_process import ServerProcess
-from support.service_helpers import API_KEY, DEFAULT_MODEL, server_settings
-from support.tiny_model import export_tiny_model
+from support.service_helpers import API_KEY, server_settings
 
 
 @pytest.fixture(scope="session")
-def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny test model, and the ported MSD_musicnn linked from saved_models/ (`make test` ports it)."""
+def models_dir(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny test models, and the ported MSD_musicnn linked from saved_models/ (`make test` ports it)."""
     directory = tmp_path_factory.mktemp("batch_models")
-    export_tiny_model(directory, name=DEFAULT_MODEL, sample_rate=16_000, window_samples=16_000, seed=1)
+    for model in models_dir.iterdir():
+        (directory / model.name).symlink_to(model, target_is_directory=True)
     musicnn = REPO / "saved_models" / MUSICNN
     if not musicnn.is_dir():
         raise FileNotFoundError(f"{musicnn} is missing: run `make models`")

@@ -9,15 +9,6 @@ import pytest
 
 from support.reliability_helpers import GUARDED_UPLOAD_MB, running_server
 from support.server_process import ServerProcess
-from support.service_helpers import DEFAULT_MODEL
-from support.tiny_model import export_tiny_model
-
-
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("reliability_models")
-    export_tiny_model(directory, name=DEFAULT_MODEL, sample_rate=16_000, window_samples=16_000, seed=1)
-    return directory
 
 
 @pytest.fixture(scope="session")

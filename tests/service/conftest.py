@@ -9,16 +9,7 @@ import httpx
 import pytest
 
 from support.server_process import ServerProcess
-from support.service_helpers import API_KEY, DEFAULT_MODEL, OTHER_MODEL, server_settings
-from support.tiny_model import export_tiny_model
-
-
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("saved_models")
-    export_tiny_model(directory, name=DEFAULT_MODEL, sample_rate=16_000, window_samples=16_000, seed=1)
-    export_tiny_model(directory, name=OTHER_MODEL, sample_rate=8_000, window_samples=4_000, seed=2)
-    return directory
+from support.service_helpers import API_KEY, server_settings
 
 
 @pytest.fixture(scope="session")

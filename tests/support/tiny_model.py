@@ -6,6 +6,7 @@ from pathlib import Path
 
 import keras
 
+from support.service_helpers import DEFAULT_MODEL, OTHER_MODEL
 from tagger.model_format import EMBEDDING_OUTPUT, SCORES_OUTPUT, FrontendSpec, ModelCard
 from training.export import export_model
 from training.frontend import build_frontend
@@ -35,3 +36,10 @@ def export_tiny_model(
     model = keras.Model(waveform, {SCORES_OUTPUT: scores, EMBEDDING_OUTPUT: embedding}, name=name)
     card = ModelCard(architecture="tiny conv (test fixture)", training_data="none: random weights")
     return export_model(model, output_dir=models_dir, name=name, tags=TAGS, frontend=frontend, card=card)
+
+
+def export_tiny_models(models_dir: Path) -> Path:
+    """The test suite's two served models: `tiny` (16 kHz, 1 s windows) and `tiny_fast` (8 kHz, 0.5 s)."""
+    export_tiny_model(models_dir, name=DEFAULT_MODEL, sample_rate=16_000, window_samples=16_000, seed=1)
+    export_tiny_model(models_dir, name=OTHER_MODEL, sample_rate=8_000, window_samples=4_000, seed=2)
+    return models_dir
