@@ -26,7 +26,6 @@ import tensorflow as tf
 from bench.flops import MATMUL_SIZE, Matmul, flops_per_window
 from bench.report import Target, Timing, markdown_table, spread, target_line, timed
 from tagger.inference import ServingModel, configure_tensorflow
-from tagger.model_format import ModelCard
 from tagger.repository import ModelRepository
 from tagger.settings import Settings
 
@@ -82,18 +81,10 @@ def shipped_models(scratch: Path) -> dict[str, Path]:
     models_dir = Path(os.environ.get("TAGGER_MODELS_DIR", "saved_models"))
     available = ModelRepository(models_dir).catalog().models if models_dir.is_dir() else {}
     models = {name: available[name].path for name in MUSICNN_PORTS if name in available}
-    from training.export import export_model  # Keras + Kapre: only needed to make the zoo models
-    from training.zoo import PRESETS, build_preset
+    from training.export import export_untrained  # Keras + Kapre: only needed to make the zoo models
 
     for preset in ZOO_PRESETS:
-        models[preset] = export_model(
-            build_preset(preset, num_tags=50),
-            output_dir=scratch,
-            name=preset,
-            tags=[f"tag{index}" for index in range(50)],
-            frontend=PRESETS[preset].frontend,
-            card=ModelCard(architecture=preset, training_data="none: random weights for benchmarking"),
-        )
+        models[preset] = export_untrained(preset, scratch, num_tags=50)
     return models
 
 

@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +23,7 @@ from tagger.repository import ModelRepository, load_model
 from tagger.settings import Settings
 from tagger.song import SongWindows, TagPlan, build_record, decode_windows
 from tagger.store import open_store
+from tagger.timings import StageTimes
 
 if TYPE_CHECKING:  # TensorFlow is imported on the inference thread when models load, not at import
     from tagger.inference import ServingModel
@@ -147,11 +147,16 @@ class TaggingService:
     async def lookup(self, result_id: str) -> TagRecord | None:
         return await asyncio.to_thread(self.store.get, result_id)
 
-    async def tag(self, plan: TagPlan, audio: Path, content_sha256: str) -> TagRecord:
-        """The stored result for this audio, model and hop, computing it first if it is new."""
+    async def tag(self, plan: TagPlan, audio: Path, content_sha256: str, times: StageTimes) -> TagRecord:
+        """The stored result for this audio, model and hop, computing it first if it is new.
+
+        `times` gets each stage's wall time: store lookup, decode (with resampling and windows, and
+        its thread's CPU time as `decode-cpu`), model (including the wait for a batch), pooling, store.
+        """
         model = plan.model
         result_id = plan.result_id(content_sha256)
-        stored = await self.lookup(result_id)
+        with times.stage("lookup"):
+            stored = await self.lookup(result_id)
         if stored is not None:
             self.metrics.results.labels(model.name, "store").inc()
             return stored
@@ -160,36 +165,46 @@ class TaggingService:
             raise ModelNotReadyError(self.unavailable_reason(model.name))
         timeout = self.settings.request_timeout_s
         try:
-            song, predictions = await asyncio.wait_for(self._infer(plan, audio, batcher), timeout)
+            song, predictions = await asyncio.wait_for(self._infer(plan, audio, batcher, times), timeout)
         except asyncio.TimeoutError as error:
             raise RequestTimeoutError(
                 f"tagging took longer than the {timeout:g} s limit, so the request was dropped; "
                 "the service is busy, retry later"
             ) from error
-        record = build_record(
-            result_id, plan, duration=song.duration, starts=song.starts, predictions=predictions
-        )
-        await asyncio.to_thread(self.store.save, record)
+        with times.stage("pooling"):
+            record = build_record(
+                result_id, plan, duration=song.duration, starts=song.starts, predictions=predictions
+            )
+        with times.stage("store"):
+            await asyncio.to_thread(self.store.save, record)
         self.metrics.windows.labels(model.name).inc(len(song.windows))
         self.metrics.audio_seconds.labels(model.name).inc(song.duration)
         self.metrics.results.labels(model.name, "computed").inc()
         return record
 
     async def _infer(
-        self, plan: TagPlan, audio: Path, batcher: Batcher[FloatArray, WindowPrediction]
+        self,
+        plan: TagPlan,
+        audio: Path,
+        batcher: Batcher[FloatArray, WindowPrediction],
+        times: StageTimes,
     ) -> tuple[SongWindows, list[WindowPrediction]]:
         """Decode on the decode pool, then the batched model; cancelling drops the windows still queued.
 
         A decode already running finishes in its thread (bounded by TAGGER_MAX_DURATION_S), unused.
         """
-        song = await asyncio.get_running_loop().run_in_executor(
-            self._decode_pool,
-            partial(
-                decode_windows,
-                audio,
-                plan,
-                min_seconds=self.settings.min_duration_s,
-                max_seconds=self.settings.max_duration_s,
-            ),
+        with times.stage("decode"):
+            song, cpu_seconds = await asyncio.get_running_loop().run_in_executor(
+                self._decode_pool, self._decode, audio, plan
+            )
+        times.add("decode-cpu", cpu_seconds)
+        with times.stage("model"):
+            return song, await batcher.submit(song.windows)
+
+    def _decode(self, audio: Path, plan: TagPlan) -> tuple[SongWindows, float]:
+        """The song's windows, and the CPU seconds this thread spent on them (wall time includes waiting)."""
+        started = time.thread_time()
+        song = decode_windows(
+            audio, plan, min_seconds=self.settings.min_duration_s, max_seconds=self.settings.max_duration_s
         )
-        return song, await batcher.submit(song.windows)
+        return song, time.thread_time() - started

@@ -23,9 +23,8 @@ from support.audio_files import make_audio
 from support.batch_helpers import REPO
 from support.debian_music import debian_music
 from support.server_process import ServerProcess
-from tagger.model_format import ModelCard, read_metadata
-from training.export import export_model
-from training.zoo import PRESETS, build_preset
+from tagger.model_format import read_metadata
+from training.export import export_untrained
 
 pytestmark = pytest.mark.slow
 
@@ -42,14 +41,7 @@ def parity_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
         raise FileNotFoundError(f"{musicnn} is missing: run `make models`")
     (directory / MUSICNN).symlink_to(musicnn, target_is_directory=True)
     keras.utils.set_random_seed(3)
-    export_model(
-        build_preset(TRANSFORMER, num_tags=8),
-        output_dir=directory,
-        name=TRANSFORMER,
-        tags=[f"tag{index}" for index in range(8)],
-        frontend=PRESETS[TRANSFORMER].frontend,
-        card=ModelCard(architecture=TRANSFORMER, training_data="none: random weights (test fixture)"),
-    )
+    export_untrained(TRANSFORMER, directory, num_tags=8)
     return directory
 
 

@@ -94,3 +94,17 @@ def _make_world_readable(root: Path) -> None:
 def _next_version(model_dir: Path) -> int:
     existing = [int(p.name) for p in model_dir.glob("*") if p.name.isdigit()] if model_dir.exists() else []
     return max(existing, default=0) + 1
+
+
+def export_untrained(preset: str, output_dir: Path, *, num_tags: int) -> Path:
+    """A zoo preset with random weights and tags `tag0…`, exported: for benchmarks and test fixtures."""
+    from training.zoo import PRESETS, build_preset
+
+    return export_model(
+        build_preset(preset, num_tags=num_tags),
+        output_dir=output_dir,
+        name=preset,
+        tags=[f"tag{index}" for index in range(num_tags)],
+        frontend=PRESETS[preset].frontend,
+        card=ModelCard(architecture=preset, training_data="none: random weights"),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
@@ -13,6 +14,7 @@ from service.taggram_png import render_taggram_png
 from service.upload import receive_upload
 from tagger.predictions import TagRecord
 from tagger.tagging import TaggingService
+from tagger.timings import StageTimes
 
 MAX_TOP_K = 1000
 UPLOAD_FIELD = "file"
@@ -58,6 +60,7 @@ UPLOAD_BODY = {
     responses=_errors(401, 404, 413, 415, 422, 503),
     openapi_extra=UPLOAD_BODY,
     summary="Tag an uploaded song",
+    response_model=TagResult,
 )
 async def tag(
     request: Request,
@@ -75,12 +78,16 @@ async def tag(
             "(GET /models): the window length, or musicnn's own 187-frame step for its ports.",
         ),
     ] = None,
-) -> TagResult:
+) -> Response:
     """Cut the song into the model's windows, score each, and return the mean over windows.
 
     The same file with the same model version and hop returns the stored result without recomputing.
+    The `Server-Timing` header tells where the time went: upload, lookup, decode (its CPU time as
+    `decode-cpu`), model, pooling, store, serialisation, in milliseconds.
     """
     plan = tagger.plan(model, hop)
+    times = StageTimes()
+    upload_started = time.perf_counter()
     async with receive_upload(
         request.stream(),
         request.headers,
@@ -88,10 +95,13 @@ async def tag(
         max_bytes=settings.max_upload_bytes,
         directory=settings.upload_dir,
     ) as upload:
-        record = await tagger.tag(plan, upload.path, upload.sha256)
-    return TagResult.from_record(
-        record, top_k=top_k, taggram_url=request.url_for("get_taggram", result_id=record.id).path
-    )
+        times.add("upload", time.perf_counter() - upload_started)
+        record = await tagger.tag(plan, upload.path, upload.sha256, times)
+    with times.stage("serialisation"):
+        body = TagResult.from_record(
+            record, top_k=top_k, taggram_url=request.url_for("get_taggram", result_id=record.id).path
+        ).model_dump_json()
+    return Response(body, media_type="application/json", headers={"Server-Timing": times.server_timing()})
 
 
 async def _stored(tagger: TaggingService, result_id: str) -> TagRecord:

@@ -199,3 +199,26 @@ def test_metrics_count_requests_audio_and_queue(client: httpx.Client, tmp_path: 
     text = client.get("/metrics").text
     assert f'tagger_queue_depth{{model="{DEFAULT_MODEL}"}} 0.0' in text
     assert "tagger_http_request_duration_seconds_bucket" in text
+
+
+def server_timing(response: httpx.Response) -> dict[str, float]:
+    stages = (entry.strip().split(";dur=") for entry in response.headers["server-timing"].split(","))
+    return {name: float(milliseconds) for name, milliseconds in stages}
+
+
+def test_server_timing_reports_each_stage_of_the_request(client: httpx.Client, tmp_path: Path) -> None:
+    song = make_audio(tmp_path / "timed.mp3", seconds=6.0)
+    started = time.perf_counter()
+    computed = upload(client, song)
+    elapsed_ms = 1000 * (time.perf_counter() - started)
+    assert computed.status_code == 200
+    stages = server_timing(computed)
+    assert list(stages) == [
+        "upload", "lookup", "decode", "decode-cpu", "model", "pooling", "store", "serialisation"
+    ]  # fmt: skip
+    assert all(milliseconds >= 0 for milliseconds in stages.values())
+    assert stages["decode"] > 0 and stages["model"] > 0
+    assert sum(ms for stage, ms in stages.items() if stage != "decode-cpu") < elapsed_ms
+
+    stored = server_timing(upload(client, song))  # answered from the store: no decode, no model
+    assert list(stored) == ["upload", "lookup", "serialisation"]
