@@ -181,7 +181,7 @@ function drawTaggram({ taggram, tags }) {
   const font = "12px system-ui, sans-serif";
   const rowHeight = 20;
   const top = 4;
-  const axisHeight = 40;
+  const axisHeight = 60;
   const width = canvas.parentElement.clientWidth;
   const height = top + tags.length * rowHeight + axisHeight;
   const ratio = window.devicePixelRatio || 1;
@@ -224,6 +224,22 @@ function drawTaggram({ taggram, tags }) {
     context.fillText(seconds(time), x(time), axisTop + 6);
   }
   context.fillText("time", left + plotWidth / 2, axisTop + 22);
+  drawLegend(context, left, axisTop + 42);
+}
+
+// The colour scale: score 0 (dark) to 1 (bright), the same for every song.
+function drawLegend(context, left, top) {
+  const width = 100;
+  const gradient = context.createLinearGradient(left, 0, left + width, 0);
+  VIRIDIS.forEach(([r, g, b], i) => gradient.addColorStop(i / (VIRIDIS.length - 1), `rgb(${r} ${g} ${b})`));
+  context.textBaseline = "middle";
+  context.textAlign = "right";
+  context.fillText("score 0", left - 4, top + 5);
+  context.fillStyle = gradient;
+  context.fillRect(left, top, width, 10);
+  context.fillStyle = "#1a1a1a";
+  context.textAlign = "left";
+  context.fillText("1", left + width + 4, top + 5);
 }
 
 function describeTaggram({ taggram, tags }) {

@@ -16,6 +16,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from support.audio_files import make_audio
 from support.browser import launch_chromium
 from support.debian_music import debian_music
 from support.server_process import REPO, ServerProcess
@@ -28,6 +29,7 @@ TOP_K = 10  # what the page asks POST /tag for
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1024, "height": 900}
 BLOCKING_IMPACTS = {"serious", "critical"}
+MAX_UPLOAD_MB = 2  # the song is about 0.5 MB
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +44,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "TAGGER_DB": str(directory / "tagger.db"),
         "TAGGER_API_KEY": API_KEY,
         "TAGGER_TF_INTRA_OP_THREADS": "1",
+        "TAGGER_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB),
     }
     process = ServerProcess(settings, directory / "server.log").start()
     yield process
@@ -197,6 +200,19 @@ def test_a_text_file_is_refused_in_words(
     expect(page.get_by_role("alert")).to_have_text(f"Not audio: {refused.json()['detail']}")
     expect(page.locator("#result")).to_be_hidden()
     page.screenshot(path=screenshots / "not-audio.png", full_page=True)
+
+
+def test_a_file_over_the_upload_limit_is_refused_in_words(
+    page: Page, server: ServerProcess, tmp_path: Path
+) -> None:
+    long_wav = make_audio(tmp_path / "long.wav", seconds=20, sample_rate=44_100, channels=2)  # 3.4 MB
+    enter_key(page)
+    tag(page, long_wav)
+
+    with api(server) as http, long_wav.open("rb") as file:
+        refused = http.post("/tag", files={"file": (long_wav.name, file)})
+    assert refused.status_code == 413
+    expect(page.get_by_role("alert")).to_have_text(f"Too large or too long: {refused.json()['detail']}")
 
 
 def test_the_keyboard_alone_tags_a_song(page: Page, song: Path) -> None:
