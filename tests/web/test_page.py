@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -186,33 +186,42 @@ def test_a_real_recording_shows_the_api_top_tags_and_its_taggram(
     page.screenshot(path=screenshots / "tagged.png", full_page=True)
 
 
-def test_a_text_file_is_refused_in_words(
-    page: Page, server: ServerProcess, tmp_path: Path, screenshots: Path
-) -> None:
-    notes = tmp_path / "notes.txt"
+def text_file(directory: Path) -> Path:
+    notes = directory / "notes.txt"
     notes.write_text("These are not the sounds you are looking for.\n" * 20)
-    enter_key(page)
-    tag(page, notes)
-
-    with api(server) as http, notes.open("rb") as file:
-        refused = http.post("/tag", files={"file": (notes.name, file)})
-    assert refused.status_code == 415
-    expect(page.get_by_role("alert")).to_have_text(f"Not audio: {refused.json()['detail']}")
-    expect(page.locator("#result")).to_be_hidden()
-    page.screenshot(path=screenshots / "not-audio.png", full_page=True)
+    return notes
 
 
-def test_a_file_over_the_upload_limit_is_refused_in_words(
-    page: Page, server: ServerProcess, tmp_path: Path
+def wav_over_the_limit(directory: Path) -> Path:
+    return make_audio(directory / "long.wav", seconds=20, sample_rate=44_100, channels=2)  # 3.4 MB
+
+
+@pytest.mark.parametrize(
+    ("make_file", "status", "words"),
+    [
+        pytest.param(text_file, 415, "Not audio", id="not-audio"),
+        pytest.param(wav_over_the_limit, 413, "Too large or too long", id="too-large"),
+    ],
+)
+def test_a_refused_file_is_explained_in_words(
+    page: Page,
+    server: ServerProcess,
+    tmp_path: Path,
+    screenshots: Path,
+    make_file: Callable[[Path], Path],
+    status: int,
+    words: str,
 ) -> None:
-    long_wav = make_audio(tmp_path / "long.wav", seconds=20, sample_rate=44_100, channels=2)  # 3.4 MB
+    refused_file = make_file(tmp_path)
     enter_key(page)
-    tag(page, long_wav)
+    tag(page, refused_file)
 
-    with api(server) as http, long_wav.open("rb") as file:
-        refused = http.post("/tag", files={"file": (long_wav.name, file)})
-    assert refused.status_code == 413
-    expect(page.get_by_role("alert")).to_have_text(f"Too large or too long: {refused.json()['detail']}")
+    with api(server) as http, refused_file.open("rb") as file:
+        refused = http.post("/tag", files={"file": (refused_file.name, file)})
+    assert refused.status_code == status
+    expect(page.get_by_role("alert")).to_have_text(f"{words}: {refused.json()['detail']}")
+    expect(page.locator("#result")).to_be_hidden()
+    page.screenshot(path=screenshots / f"refused-{status}.png", full_page=True)
 
 
 def test_the_keyboard_alone_tags_a_song(page: Page, song: Path) -> None:
