@@ -119,19 +119,14 @@ function upload(file, model) {
   });
 }
 
-function describeDecode(decode) {
-  if (decode.warning) return decode.warning;
-  const counts = Object.entries(decode).filter(([, value]) => typeof value === "number" && value > 0);
-  return counts.length ? counts.map(([name, value]) => `${name.replaceAll("_", " ")}: ${value}`).join(", ") : "none";
-}
-
 function showSummary(result) {
   const rows = [
     ["Model", `${result.model.name}, version ${result.model.version}`],
     ["Duration", `${result.duration.toFixed(1)} s`],
     ["Windows", `${result.n_windows} of ${result.window_seconds} s, every ${result.hop_seconds} s`],
   ];
-  if (result.decode) rows.push(["Decode warnings", describeDecode(result.decode)]);
+  // `decode` says what a damaged file lost while decoding (servers that report it).
+  if (result.decode) rows.push(["Decode warnings", result.decode.warning || "none"]);
   rows.push(["Result id", result.id]);
   byId("summary").replaceChildren(...rows.flatMap(([term, value]) => {
     const dt = document.createElement("dt");

@@ -6,6 +6,7 @@ The server serves the ported MSD_musicnn behind an API key; the song is an excer
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -116,6 +117,20 @@ def enter_key(page: Page) -> None:
 def tag(page: Page, path: Path) -> None:
     page.get_by_label("Audio file").set_input_files(path)
     page.get_by_role("button", name="Tag this song").click()
+
+
+def drop(page: Page, path: Path) -> None:
+    """Drop `path` on the page as a person drags it from a file manager (a DataTransfer with one File)."""
+    transfer = page.evaluate_handle(
+        """([name, base64]) => {
+            const bytes = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name));
+            return transfer;
+        }""",
+        [path.name, base64.b64encode(path.read_bytes()).decode()],
+    )
+    page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
 
 
 def shown_top_tags(page: Page) -> list[tuple[str, str]]:
@@ -238,6 +253,13 @@ def test_the_keyboard_alone_tags_a_song(page: Page, song: Path) -> None:
     page.keyboard.press("Enter")
     expect(page.locator("#result-heading")).to_be_focused(timeout=120_000)
     expect(page.get_by_role("status")).to_contain_text("Tagged 30.0 s of audio")
+
+
+def test_a_dropped_file_is_tagged(page: Page, song: Path) -> None:
+    enter_key(page)
+    drop(page, song)
+    expect(page.locator("#top-tags li")).to_have_count(TOP_K, timeout=120_000)
+    assert page.locator("#file").evaluate("input => input.files[0].name") == song.name
 
 
 def test_no_serious_accessibility_violations(page: Page, song: Path) -> None:
