@@ -61,10 +61,12 @@ function explain(error) {
   const detail = error.message;
   switch (error.status) {
     case 0: return "Could not reach the server. Check the connection and try again.";
-    case 401: return "This server needs an API key: enter it in the API key field, then try again.";
+    case 401: return keyInput.value.trim()
+      ? "The server refused this API key: check it in the API key field, then try again."
+      : "This server needs an API key: enter it in the API key field, then try again.";
     case 413: return `Too large or too long: ${detail}`;
     case 415: return `Not audio: ${detail}`;
-    case 503: return `The server is busy: ${detail}. Try again in ${error.retryAfter ?? "a few"} seconds.`;
+    case 503: return `The server is busy (${detail}): try again in ${error.retryAfter ?? "a few"} seconds.`;
     default: return `Error ${error.status}: ${detail}`;
   }
 }
@@ -167,7 +169,9 @@ function colour(score) {
 }
 
 function seconds(value) {
-  return value >= 60 ? `${Math.floor(value / 60)}:${String(Math.round(value % 60)).padStart(2, "0")}` : `${value} s`;
+  if (value < 60) return `${Number(value.toFixed(1))} s`;
+  const whole = Math.round(value);
+  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
 }
 
 // Heatmap of the given tags (rows) over the song's windows (columns), time on the x axis.
@@ -292,6 +296,7 @@ async function showResult(result) {
 }
 
 async function tagChosenFile() {
+  if (form.hasAttribute("aria-busy")) return; // one song at a time
   const file = fileInput.files[0];
   if (!file) {
     errorLine.textContent = "Choose an audio file first.";
@@ -305,14 +310,15 @@ async function tagChosenFile() {
   resultSection.hidden = true;
   progress.value = 0;
   progress.hidden = false;
-  submitButton.disabled = true;
+  // aria-disabled rather than disabled: the button keeps the keyboard focus for a retry after an error.
+  submitButton.setAttribute("aria-disabled", "true");
   form.setAttribute("aria-busy", "true");
   try {
     await showResult(await upload(file, modelSelect.value));
   } catch (error) {
     showError(error);
   } finally {
-    submitButton.disabled = false;
+    submitButton.removeAttribute("aria-disabled");
     form.removeAttribute("aria-busy");
   }
 }

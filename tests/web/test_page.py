@@ -236,6 +236,7 @@ def test_a_refused_file_is_explained_in_words(
     assert refused.status_code == status
     expect(page.get_by_role("alert")).to_have_text(f"{words}: {refused.json()['detail']}")
     expect(page.locator("#result")).to_be_hidden()
+    expect(page.get_by_role("button", name="Tag this song")).to_be_focused()  # ready for another try
     page.screenshot(path=screenshots / f"refused-{status}.png", full_page=True)
 
 
