@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from support.audio_files import make_audio
 from support.browser import launch_chromium
@@ -27,27 +27,42 @@ pytestmark = pytest.mark.slow
 
 MODEL = "MSD_musicnn"
 TOP_K = 10  # what the page asks POST /tag for
-PHONE = {"width": 375, "height": 812}
-DESKTOP = {"width": 1024, "height": 900}
+PHONE: ViewportSize = {"width": 375, "height": 812}
+DESKTOP: ViewportSize = {"width": 1024, "height": 900}
 BLOCKING_IMPACTS = {"serious", "critical"}
 MAX_UPLOAD_MB = 2  # the song is about 0.5 MB
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    directory = tmp_path_factory.mktemp("page_server")
+def start_server(directory: Path, **settings: str) -> ServerProcess:
+    """MSD_musicnn alone (a folder holding a link to the ported model), with `settings` on top."""
     models = directory / "models"
     models.mkdir()
     (models / MODEL).symlink_to((REPO / "saved_models" / MODEL).resolve())
-    settings = {
+    defaults = {
         "TAGGER_MODELS_DIR": str(models),
         "TAGGER_DEFAULT_MODEL": MODEL,
         "TAGGER_DB": str(directory / "tagger.db"),
-        "TAGGER_API_KEY": API_KEY,
         "TAGGER_TF_INTRA_OP_THREADS": "1",
-        "TAGGER_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB),
     }
-    process = ServerProcess(settings, directory / "server.log").start()
+    return ServerProcess({**defaults, **settings}, directory / "server.log").start()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """Behind an API key, with a small upload limit."""
+    process = start_server(
+        tmp_path_factory.mktemp("page_server"),
+        TAGGER_API_KEY=API_KEY,
+        TAGGER_MAX_UPLOAD_MB=str(MAX_UPLOAD_MB),
+    )
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def busy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """Open (no key), and too busy for anything: every song takes longer than its 1 ms deadline (503)."""
+    process = start_server(tmp_path_factory.mktemp("busy_server"), TAGGER_REQUEST_TIMEOUT_S="0.001")
     yield process
     process.stop()
 
@@ -194,8 +209,10 @@ def test_a_real_recording_shows_the_api_top_tags_and_its_taggram(
     expect(page.locator("#similar")).to_be_hidden()
     expect(page.get_by_role("alert")).to_be_empty()
 
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"], "the page scrolls sideways"  # type: ignore[index]
+    viewport = page.viewport_size
+    assert viewport and page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], (
+        "the page scrolls sideways"
+    )
     assert all(url.startswith(server.base_url) for url in requested), requested
     assert any("/similar/" in url for url in requested)
     page.screenshot(path=screenshots / "tagged.png", full_page=True)
@@ -271,3 +288,23 @@ def test_no_serious_accessibility_violations(page: Page, song: Path) -> None:
     expect(page.locator("#taggram-text li")).to_have_count(TOP_K, timeout=120_000)
     page.locator("details summary").click()
     assert blocking_violations(page) == []
+
+
+def test_an_open_server_asks_for_no_key_and_busy_is_said_in_words(
+    browser: Browser, busy_server: ServerProcess, song: Path, screenshots: Path
+) -> None:
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(f"{busy_server.base_url}/")
+    expect(page.get_by_label("Model")).to_have_value(MODEL)
+    expect(page.get_by_label("API key")).to_be_hidden()
+    tag(page, song)
+
+    with httpx.Client(base_url=busy_server.base_url, timeout=120) as http, song.open("rb") as file:
+        busy = http.post("/tag", files={"file": (song.name, file)})
+    assert busy.status_code == 503
+    expect(page.get_by_role("alert")).to_have_text(
+        f"The server is busy ({busy.json()['detail']}): try again in {busy.headers['retry-after']} seconds."
+    )
+    page.screenshot(path=screenshots / "busy.png", full_page=True)
+    context.close()
