@@ -19,7 +19,9 @@ const errorLine = byId("error");
 const resultSection = byId("result");
 const canvas = byId("taggram");
 
-let shownTaggram = null; // { taggram, tags }, redrawn when the width changes
+const allTags = byId("all-tags");
+
+let shownTaggram = null; // { taggram, top, tags }, redrawn when the width or the choice of rows changes
 
 class ApiError extends Error {
   constructor(status, detail, retryAfter = null) {
@@ -254,12 +256,17 @@ function describeTaggram({ taggram, tags }) {
   canvas.setAttribute("aria-label", `Taggram: ${tags.length} tags over ${taggram.times.length} windows`);
 }
 
+function showTaggramRows() {
+  shownTaggram.tags = allTags.checked ? shownTaggram.taggram.tags : shownTaggram.top;
+  drawTaggram(shownTaggram);
+  describeTaggram(shownTaggram);
+}
+
 async function showTaggram(result) {
   try {
     const taggram = await getJson(`taggram/${result.id}`);
-    shownTaggram = { taggram, tags: result.top.map(({ tag }) => tag) };
-    drawTaggram(shownTaggram);
-    describeTaggram(shownTaggram);
+    shownTaggram = { taggram, top: result.top.map(({ tag }) => tag) };
+    showTaggramRows();
   } catch (error) {
     showError(error);
   }
@@ -340,5 +347,6 @@ document.addEventListener("drop", (event) => {
   fileInput.files = event.dataTransfer.files;
   tagChosenFile();
 });
+allTags.addEventListener("change", () => shownTaggram && showTaggramRows());
 window.addEventListener("resize", () => shownTaggram && drawTaggram(shownTaggram));
 loadModels();

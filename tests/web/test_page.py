@@ -202,9 +202,13 @@ def test_a_real_recording_shows_the_api_top_tags_and_its_taggram(
         }"""
     )
     assert colours > 50
+    canvas_height = page.locator("#taggram").evaluate("canvas => canvas.height")
     expect(page.locator("#taggram")).to_have_attribute(
         "aria-label", f"Taggram: {TOP_K} tags over {expected['n_windows']} windows"
     )
+    page.get_by_label("Show all tags").check()
+    expect(page.locator("#taggram-text li")).to_have_count(len(expected["tags"]))
+    assert page.locator("#taggram").evaluate("canvas => canvas.height") > 4 * canvas_height
     # No similarity search on this server yet (404): the section stays hidden and no error shows.
     expect(page.locator("#similar")).to_be_hidden()
     expect(page.get_by_role("alert")).to_be_empty()
