@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-SYSTEM_PACKAGES := ffmpeg sox libsox-fmt-all fluidsynth timgm6mb-soundfont fluid-soundfont-gm
+SYSTEM_PACKAGES := ffmpeg sox libsox-fmt-all fluidsynth timgm6mb-soundfont fluid-soundfont-gm chromium chromium-driver
 DEFAULT_MODEL := saved_models/MSD_musicnn/1/saved_model.pb
 
 .PHONY: serve test lint system-deps debian-music models bench clean
@@ -19,7 +19,8 @@ lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-# Debian packages the tests and the synthetic-data generator use; installed only when one is missing.
+# Debian packages the tests and the synthetic-data generator use (chromium: the page's browser tests);
+# installed only when one is missing.
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -40,7 +41,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m pip install -q --no-deps musicnn==0.1.0
 	touch $@
 
-# Test-only packages (the Beam extra, Docker file checkers) on top of the runtime set.
+# Test-only packages (the Beam extra, Docker file checkers, Playwright) on top of the runtime set.
 $(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
 	$(PY) -m pip install -q -r requirements.lock -r requirements-test.lock
 	touch $@

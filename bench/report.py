@@ -144,7 +144,8 @@ def write_section(name: str, title: str, body: str, *, load: tuple[float, float]
     load_text = "" if load is None else f" Load average {load[0]:.1f} before, {load[1]:.1f} after."
     block = (
         f"<!-- bench:{name} -->\n## {title}\n\n"
-        f"Measured {stamp} on {machine()}.{load_text}\nCommand: `PYTHONPATH=tests python -m bench {name}`.\n\n"
+        f"Measured {stamp} on {machine()}.{load_text}\n"
+        f"Command: `PYTHONPATH=tests python -m bench {name}`.\n\n"
         f"{body.strip()}\n<!-- /bench:{name} -->"
     )
     text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from service.errors import add_error_handlers
 from service.request_metrics import RequestMetricsMiddleware
-from service.routes import aggregate, health, metrics, models, tagging
+from service.routes import aggregate, health, metrics, models, page, tagging
 from tagger.metrics import Metrics
 from tagger.settings import Settings
 from tagger.tagging import TaggingService
@@ -51,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics_registry)
     add_error_handlers(app)
-    for module in (tagging, aggregate, models, health, metrics):
+    for module in (tagging, aggregate, models, health, metrics, page):
         app.include_router(module.router)
+    page.mount_static(app)
     return app
