@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-SYSTEM_PACKAGES := ffmpeg sox libsox-fmt-all fluidsynth timgm6mb-soundfont fluid-soundfont-gm
+SYSTEM_PACKAGES := ffmpeg sox libsox-fmt-all fluidsynth timgm6mb-soundfont fluid-soundfont-gm postgresql
 DEFAULT_MODEL := saved_models/MSD_musicnn/1/saved_model.pb
 
 .PHONY: serve test system-deps debian-music models bench clean

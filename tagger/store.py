@@ -113,9 +113,17 @@ class ResultStore(Protocol):
         """Release connections; the store is not used afterwards."""
 
 
-def open_store(location: Path) -> ResultStore:
-    """The store at `location` (TAGGER_DB): a path is an SQLite file."""
-    return SQLiteStore(location)
+def is_postgres_url(location: str | Path) -> bool:
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(location: str | Path) -> ResultStore:
+    """The store at `location` (TAGGER_DB): a `postgresql://` URL is PostgreSQL, a path an SQLite file."""
+    if is_postgres_url(location):
+        from tagger.store_postgres import PostgresStore  # psycopg is imported only when it is used
+
+        return PostgresStore(str(location))
+    return SQLiteStore(Path(location))
 
 
 class SQLiteStore:
