@@ -1,4 +1,5 @@
-"""The results store: every computed tagging result in one SQLite file, keyed by result id.
+"""The results store: every computed tagging result keyed by result id, in one SQLite file (one server)
+or in PostgreSQL (`tagger/store_postgres.py`, several replicas), both through the row codec below.
 
 WAL journal with `synchronous=FULL`: a commit returns only after the WAL is fsynced, so a result
 the API has answered survives `kill -9` and a power cut alike. The cost, one fsync per new
