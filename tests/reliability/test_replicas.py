@@ -1,8 +1,9 @@
 """Two real API processes (A and B) on one real PostgreSQL database, as replicas behind a load balancer.
 
 A result computed on one replica is served by the other; identical uploads racing on both store one row;
-PostgreSQL stopped and started under load answers 503 (with Retry-After), never 500, and recovers on its
-own; `kill -9` of a replica under load loses no result it acknowledged.
+PostgreSQL crashing (immediate shutdown) and restarting under load answers 503 (with Retry-After), never
+500, loses nothing it acknowledged, and the replicas recover on their own; `kill -9` of a replica under
+load loses no result it acknowledged.
 """
 
 from __future__ import annotations
@@ -160,11 +161,12 @@ def wait_until(condition: Callable[[], bool], timeout: float = 120) -> None:
 
 
 @pytest.mark.slow
-def test_postgres_restarting_under_load_gives_503_then_recovers_with_no_500(
+def test_postgres_crashing_under_load_gives_503_then_recovers_with_no_500(
     replicas: Replicas, postgres: PostgresServer, load: Load
 ) -> None:
+    """An immediate shutdown is a database crash: what it had acknowledged must come back from its WAL."""
     wait_until(lambda: load.count(200) >= 10)
-    postgres.stop()
+    postgres.stop("immediate")
     wait_until(lambda: load.count(503) >= 6)  # both replicas refuse while the database is down
     postgres.start()
     served_before = load.count(200)
@@ -177,7 +179,7 @@ def test_postgres_restarting_under_load_gives_503_then_recovers_with_no_500(
     assert all(retry_after for status, _, retry_after in load.answers if status == 503)
     assert status_count(replicas.a, "500") == status_count(replicas.b, "500") == 0
     assert load.acknowledged <= stored_ids(postgres, replicas.url), "every 200 is in the database"
-    log.info("PostgreSQL restart under load: %d × 200, %d × 503", load.count(200), load.count(503))
+    log.info("PostgreSQL crash under load: %d × 200, %d × 503", load.count(200), load.count(503))
 
 
 @pytest.mark.slow

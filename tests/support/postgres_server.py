@@ -49,9 +49,9 @@ class PostgresServer:
         )
         return self
 
-    def stop(self) -> None:
-        """A fast shutdown: sessions are disconnected, committed data is kept."""
-        self._run(BIN / "pg_ctl", "stop", "-w", "-m", "fast", "-D", self.data)
+    def stop(self, mode: str = "fast") -> None:
+        """`fast`: a clean shutdown; `immediate`: a crash (no checkpoint; the next start replays the WAL)."""
+        self._run(BIN / "pg_ctl", "stop", "-w", "-m", mode, "-D", self.data)
 
     def destroy(self) -> None:
         subprocess.run(
