@@ -630,7 +630,7 @@ def test_scale_override_puts_replicas_behind_nginx_on_one_postgres(tmp_path):
     assert Path(conf["source"]) == DOCKER / "nginx-scale.conf" and conf["target"].startswith(
         "/etc/nginx/conf.d/"
     )
-    assert "server tagger:8000 resolve" in Path(conf["source"]).read_text()
+    assert "set $replicas tagger:8000;" in Path(conf["source"]).read_text()
 
 
 # --------------------------------------------------------------------------------------------
