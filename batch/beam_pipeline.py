@@ -2,7 +2,7 @@
 
     paths (local or object storage) → bytes → result id + windows (`tagger.song`, as for an upload)
     → RunInference (the exported model, batched) → windows grouped by track → `TagRecord` (mean-pooled)
-    → JSONL rows (`batch.export`), and on a local runner optionally the API's SQLite store.
+    → JSONL rows (`batch.export`), and optionally the API's store (SQLite on a local runner, or PostgreSQL).
     Files that cannot be tagged go, with the reason, to `<output>_failures-*.jsonl`; the run goes on.
 
     python -m batch.beam_pipeline --input 'music/**.mp3' --output out/tags --db tagger.db
