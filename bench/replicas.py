@@ -222,8 +222,9 @@ def run() -> str:
 **What a 2-core machine can and cannot show.** It shows that replicas on one PostgreSQL store are
 correct together (tests/reliability/test_replicas.py) and what the shared store costs: a save took
 {pg["save"]} ms and a read {pg["get"]} ms in PostgreSQL (medians; SQLite {lite["save"]} and {lite["get"]} ms),
-against seconds per song end to end. It cannot show replicas adding throughput: three replicas share the
-same two cores (with whatever other jobs the load average above counts), so at best they keep
-throughput level, and each costs its own memory (the model and TensorFlow). Replicas add throughput
-when each has cores of its own: a larger machine, or several machines behind the balancer.
+against seconds per song end to end. It cannot show how replicas scale: three replicas share the same
+two cores, with one TensorFlow thread each, so whatever they gain over one replica is bounded by the
+second core and moves with the other jobs the load average above counts; each replica also costs its
+own memory (the model and TensorFlow, about 1.1 GiB resident here). Replicas add throughput when each
+has cores of its own: a larger machine, or several machines behind the balancer.
 """
