@@ -225,6 +225,6 @@ correct together (tests/reliability/test_replicas.py) and what the shared store 
 against seconds per song end to end. It cannot show how replicas scale: three replicas share the same
 two cores, with one TensorFlow thread each, so whatever they gain over one replica is bounded by the
 second core and moves with the other jobs the load average above counts; each replica also costs its
-own memory (the model and TensorFlow, about 1.1 GiB resident here). Replicas add throughput when each
+own memory (the model and TensorFlow: the resident memory above). Replicas add throughput when each
 has cores of its own: a larger machine, or several machines behind the balancer.
 """
