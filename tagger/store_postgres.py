@@ -6,7 +6,7 @@ here. Guarantees:
 - one row per id: `INSERT … ON CONFLICT DO NOTHING` keeps the first of two identical uploads;
 - `since` never skips a row: writers take one advisory lock per transaction, so positions (an identity
   column) become visible in order, and a reader that has seen position n has seen everything before it.
-  The cost: one commit at a time across the fleet (a few ms each, about one per new song);
+  The cost: one commit (one fsync) at a time across the fleet, about one per new song;
 - an unreachable server is `StoreUnavailableError` (503, retry later); the pool reconnects by itself.
 """
 
