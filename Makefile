@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-SYSTEM_PACKAGES := ffmpeg sox libsox-fmt-all fluidsynth timgm6mb-soundfont fluid-soundfont-gm chromium chromium-driver
+SYSTEM_PACKAGES := ffmpeg sox libsox-fmt-all fluidsynth timgm6mb-soundfont fluid-soundfont-gm chromium chromium-driver \
+	postgresql
 DEFAULT_MODEL := saved_models/MSD_musicnn/1/saved_model.pb
 
 .PHONY: serve test lint system-deps debian-music models bench clean

@@ -90,7 +90,11 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 def _model_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
     parser.add_argument("--model", default=settings.default_model, help="model name (default: %(default)s)")
     parser.add_argument("--models-dir", type=Path, default=settings.models_dir, help="(default: %(default)s)")
-    parser.add_argument("--db", type=Path, default=settings.db, help="result store (default: %(default)s)")
+    parser.add_argument(
+        "--db",
+        default=str(settings.db),
+        help="result store: SQLite file or postgresql:// URL (default: %(default)s)",
+    )
     parser.add_argument("--hop", type=float, help="seconds between window starts (default: the window)")
     parser.add_argument(
         "--path-column", help="manifest column with the file path (default: `audio`, else `path`)"

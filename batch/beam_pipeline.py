@@ -2,7 +2,7 @@
 
     paths (local or object storage) → bytes → result id + windows (`tagger.song`, as for an upload)
     → RunInference (the exported model, batched) → windows grouped by track → `TagRecord` (mean-pooled)
-    → JSONL rows (`batch.export`), and on a local runner optionally the API's SQLite store.
+    → JSONL rows (`batch.export`), and optionally the API's store (SQLite on a local runner, or PostgreSQL).
     Files that cannot be tagged go, with the reason, to `<output>_failures-*.jsonl`; the run goes on.
 
     python -m batch.beam_pipeline --input 'music/**.mp3' --output out/tags --db tagger.db
@@ -25,7 +25,6 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
@@ -103,14 +102,14 @@ def _by_track(keyed: tuple[tuple[str, int], PredictionResult]) -> tuple[str, tup
 
 
 class SaveToStore(beam.DoFn):
-    """Write records into the SQLite store the API reads (local runners: the file must be shared)."""
+    """Save records into the API's store: an SQLite file (local runners) or PostgreSQL (any runner)."""
 
     def __init__(self, db: str) -> None:
         self._db = db
         self._store: ResultStore | None = None
 
     def setup(self) -> None:
-        self._store = open_store(Path(self._db))
+        self._store = open_store(self._db)
 
     def process(self, element: tuple[str, TagRecord]) -> None:
         assert self._store is not None, "setup() opens the store"
@@ -181,7 +180,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, PipelineOpti
     )
     parser.add_argument("--min-duration", type=float, default=settings.min_duration_s, help="seconds")
     parser.add_argument("--max-duration", type=float, default=settings.max_duration_s, help="seconds")
-    parser.add_argument("--db", help="also save into this SQLite result store (local runners only)")
+    parser.add_argument(
+        "--db", help="also save into this result store: SQLite file (local runners only) or postgresql:// URL"
+    )
     # Workers run with the launcher's TAGGER_* runtime settings (threads, GPU precision), not their own.
     parser.set_defaults(runtime=settings.runtime)
     args, beam_args = parser.parse_known_args(argv)

@@ -73,6 +73,10 @@ class RequestTimeoutError(TaggerError):
     """Decoding and the model took longer than TAGGER_REQUEST_TIMEOUT_S; the request's work was dropped."""
 
 
+class StoreUnavailableError(TaggerError):
+    """The results database cannot be reached (restarting, network); the caller should retry later."""
+
+
 class MixedModelsError(TaggerError, ValueError):
     """Results to combine come from different model versions (their vectors are not comparable)."""
 
@@ -108,6 +112,7 @@ HTTP_STATUS: dict[type[TaggerError], int] = {
     ModelNotReadyError: 503,
     QueueFullError: 503,
     RequestTimeoutError: 503,  # overloaded: the same advice as a full queue, retry later
+    StoreUnavailableError: 503,
     MixedModelsError: 422,
     NothingToAggregateError: 404,
     InputError: 400,

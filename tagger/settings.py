@@ -35,7 +35,8 @@ class Settings(BaseSettings):
 
     models_dir: Path = Path("saved_models")
     default_model: str = "MSD_musicnn"
-    db: Path = Path("tagger.db")
+    # Results store: a path is an SQLite file (one server); a `postgresql://` URL is shared by replicas.
+    db: str | Path = "tagger.db"
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65_535)
     api_key: SecretStr | None = None

@@ -1,4 +1,5 @@
-"""The results store: every computed tagging result in one SQLite file, keyed by result id.
+"""The results store: every computed tagging result keyed by result id, in one SQLite file (one server)
+or in PostgreSQL (`tagger/store_postgres.py`, several replicas), both through the row codec below.
 
 WAL journal with `synchronous=FULL`: a commit returns only after the WAL is fsynced, so a result
 the API has answered survives `kill -9` and a power cut alike. The cost, one fsync per new
@@ -113,9 +114,17 @@ class ResultStore(Protocol):
         """Release connections; the store is not used afterwards."""
 
 
-def open_store(location: Path) -> ResultStore:
-    """The store at `location` (TAGGER_DB): a path is an SQLite file."""
-    return SQLiteStore(location)
+def is_postgres_url(location: str | Path) -> bool:
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(location: str | Path) -> ResultStore:
+    """The store at `location` (TAGGER_DB): a `postgresql://` URL is PostgreSQL, a path an SQLite file."""
+    if is_postgres_url(location):
+        from tagger.store_postgres import PostgresStore  # psycopg is imported only when it is used
+
+        return PostgresStore(str(location))
+    return SQLiteStore(Path(location))
 
 
 class SQLiteStore:

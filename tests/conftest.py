@@ -1,12 +1,15 @@
-"""Test-wide set-up: TensorFlow kept quiet, and the tiny exported models every server test serves.
+"""Test-wide set-up: TensorFlow kept quiet, the tiny exported models every server test serves, PostgreSQL.
 
 Helpers live in `tests/support` (on pytest's `pythonpath`).
 """
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from support.postgres_server import PostgresServer
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -17,3 +20,13 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from support.tiny_model import export_tiny_models  # imports Keras: only when a test needs the models
 
     return export_tiny_models(tmp_path_factory.mktemp("saved_models"))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL 15 server for the session; tests take a fresh database each (`database()`)."""
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.destroy()

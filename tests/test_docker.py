@@ -38,6 +38,7 @@ DOCKER = ROOT / "docker"
 DOCKERFILE = DOCKER / "Dockerfile"
 COMPOSE = DOCKER / "compose.yaml"
 COMPOSE_GPU = DOCKER / "compose.gpu.yaml"
+COMPOSE_SCALE = DOCKER / "compose.scale.yaml"
 SEED_SCRIPT = DOCKER / "seed-models.sh"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
@@ -605,6 +606,34 @@ def test_gpu_override_reserves_an_nvidia_gpu(tmp_path):
     # Everything else (ports, volumes, environment, health check) is the CPU service's.
     for key in ("ports", "volumes", "environment", "healthcheck", "restart"):
         assert gpu["services"][API][key] == cpu["services"][API][key]
+
+
+@needs_compose
+def test_scale_override_puts_replicas_behind_nginx_on_one_postgres(tmp_path):
+    """compose.scale.yaml with `--scale tagger=3`: replicas publish nothing and share one PostgreSQL."""
+    config = compose_config(COMPOSE, COMPOSE_SCALE, tmp_path=tmp_path, POSTGRES_PASSWORD="s3cret")
+    api, database, balancer = (config["services"][name] for name in (API, "postgres", "lb"))
+    assert not api.get("ports"), "a published port on the replicas would collide when scaled"
+    assert api["environment"]["TAGGER_DB"] == "postgresql://tagger:s3cret@postgres:5432/tagger"
+    assert api["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert (
+        database["image"].startswith("postgres:15")
+        and database["environment"]["POSTGRES_PASSWORD"] == "s3cret"
+    )
+    (data,) = database["volumes"]
+    assert data["type"] == "volume" and data["source"] in config["volumes"]
+    assert "pg_isready" in database["healthcheck"]["test"] and "ports" not in database
+    assert (
+        balancer["image"].startswith("nginx:")
+        and balancer["depends_on"][API]["condition"] == "service_healthy"
+    )
+    (published,) = balancer["ports"]
+    assert (published["host_ip"], published["published"], published["target"]) == ("127.0.0.1", "8000", 8000)
+    (conf,) = balancer["volumes"]
+    assert Path(conf["source"]) == DOCKER / "nginx-scale.conf" and conf["target"].startswith(
+        "/etc/nginx/conf.d/"
+    )
+    assert "set $replicas tagger:8000;" in Path(conf["source"]).read_text()
 
 
 # --------------------------------------------------------------------------------------------

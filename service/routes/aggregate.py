@@ -15,7 +15,8 @@ router = APIRouter(tags=["aggregation"], dependencies=[Depends(require_api_key)]
 
 @router.post(
     "/aggregate",
-    responses={code: {"model": ErrorDetail} for code in (400, 401, 404, 422)},  # 400: body is not JSON
+    # 400: body is not JSON; 503: the results database is unreachable
+    responses={code: {"model": ErrorDetail} for code in (400, 401, 404, 422, 503)},
     summary="Average stored results",
 )
 async def aggregate(body: AggregateRequest, tagger: TaggerDep) -> AggregateResult:

@@ -111,7 +111,7 @@ async def _stored(tagger: TaggingService, result_id: str) -> TagRecord:
     return record
 
 
-@router.get("/tags/{result_id}", responses=_errors(401, 404, 422), summary="A stored song-level result")
+@router.get("/tags/{result_id}", responses=_errors(401, 404, 422, 503), summary="A stored song-level result")
 async def get_tags(request: Request, tagger: TaggerDep, result_id: ResultId, top_k: TopK = 10) -> TagResult:
     record = await _stored(tagger, result_id)
     return TagResult.from_record(
@@ -123,7 +123,7 @@ async def get_tags(request: Request, tagger: TaggerDep, result_id: ResultId, top
     "/taggram/{result_id}",
     response_model=Taggram,
     responses={
-        **_errors(401, 404, 422),
+        **_errors(401, 404, 422, 503),
         200: {"content": {"image/png": {}}, "description": "JSON, or a PNG heatmap"},
     },
     summary="Tags over time for a stored result",

@@ -23,7 +23,7 @@ GUARDED_UPLOAD_MB = 8
 def running_server(models_dir: Path, directory: Path, **overrides: str) -> Iterator[ServerProcess]:
     """A real `python -m service` on 127.0.0.1 with the service tests' settings plus `overrides`."""
     directory.mkdir(parents=True, exist_ok=True)
-    db = Path(overrides.pop("TAGGER_DB", directory / "tagger.db"))
+    db = overrides.pop("TAGGER_DB", str(directory / "tagger.db"))  # a path or a postgresql:// URL
     server = ServerProcess(server_settings(models_dir, db, **overrides), directory / "server.log")
     server.start()
     try:

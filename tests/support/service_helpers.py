@@ -16,7 +16,7 @@ MAX_UPLOAD_MB = 1.0
 MAX_BATCH_SIZE = 16
 
 
-def server_settings(models_dir: Path, db: Path, **overrides: str) -> dict[str, str]:
+def server_settings(models_dir: Path, db: Path | str, **overrides: str) -> dict[str, str]:
     return {
         "TAGGER_MODELS_DIR": str(models_dir),
         "TAGGER_DEFAULT_MODEL": DEFAULT_MODEL,
