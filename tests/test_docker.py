@@ -353,7 +353,9 @@ def test_gpu_stage_adds_cuda_tensorflow_with_the_locked_version(dockerfile):
     )
 
     env = merged_env([gpu])
-    python = re.search(r"python:(3\.\d+)", stages[0].base).group(1)
+    base_python = re.search(r"python:(3\.\d+)", stages[0].base)
+    assert base_python, stages[0].base
+    python = base_python.group(1)
     site = f"/opt/venv/lib/python{python}/site-packages/nvidia/"
     library_dirs = env["LD_LIBRARY_PATH"].split(":")
     assert library_dirs and all(d.startswith(site) and d.endswith("/lib") for d in library_dirs), (
@@ -498,6 +500,7 @@ def _clean_env(**overrides: str) -> dict[str, str]:
 def compose(*files: Path, args: tuple[str, ...], env: dict[str, str] | None = None, tmp_path: Path):
     empty_env_file = tmp_path / "empty.env"
     empty_env_file.touch()
+    assert COMPOSE_CLI is not None
     argv = [*COMPOSE_CLI, "--env-file", str(empty_env_file)]
     for f in files:
         argv += ["-f", str(f)]
@@ -805,23 +808,25 @@ def test_dockerignore_keeps_the_context_small():
             if target.is_file()
             else [p for p in target.rglob("*.py") if "__pycache__" not in p.parts]
         )
-        for f in files:
-            assert not _excluded(f.relative_to(ROOT).as_posix(), rules), f"{f} is copied but excluded"
+        for copied in files:
+            assert not _excluded(copied.relative_to(ROOT).as_posix(), rules), (
+                f"{copied} is copied but excluded"
+            )
 
     # The whole context of this checkout, walked like the daemon would receive it.
     exceptions = [regex.pattern for negate, regex in rules if negate]
     total, count = 0, 0
-    for folder, dirs, files in os.walk(ROOT):
+    for folder, dirs, names in os.walk(ROOT):
         rel = Path(folder).relative_to(ROOT).as_posix()
         keep = []
         for d in dirs:
-            path = d if rel == "." else f"{rel}/{d}"
-            if not _excluded(path, rules) or any(e.startswith(re.escape(path + "/")) for e in exceptions):
+            entry = d if rel == "." else f"{rel}/{d}"
+            if not _excluded(entry, rules) or any(e.startswith(re.escape(entry + "/")) for e in exceptions):
                 keep.append(d)
         dirs[:] = keep
-        for name in files:
-            path = name if rel == "." else f"{rel}/{name}"
-            if not _excluded(path, rules):
+        for name in names:
+            entry = name if rel == "." else f"{rel}/{name}"
+            if not _excluded(entry, rules):
                 total += (Path(folder) / name).stat().st_size
                 count += 1
     assert count < 1000 and total < 20 * 1024 * 1024, f"build context: {count} files, {total / 1e6:.1f} MB"

@@ -35,18 +35,12 @@ class DockerUnavailable(RuntimeError):
     """Docker cannot run here: the reason says what is missing."""
 
 
-def docker(*args: str, check: bool = True, timeout: float = 600, **kwargs: object) -> str:
+def docker(*args: str, check: bool = True, timeout: float = 600) -> str:
     """Run the Docker CLI and return its stdout; on failure raise with its stderr."""
-    result = subprocess.run(
-        [DOCKER, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        **kwargs,  # type: ignore[call-overload]
-    )
+    result = subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise RuntimeError(f"docker {' '.join(args)} exited {result.returncode}:\n{result.stderr[-4000:]}")
-    return str(result.stdout)
+    return result.stdout
 
 
 def require_root_on_debian() -> None:
