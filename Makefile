@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SYSTEM_PACKAGES := ffmpeg sox libsox-fmt-all fluidsynth timgm6mb-soundfont fluid-soundfont-gm
 DEFAULT_MODEL := saved_models/MSD_musicnn/1/saved_model.pb
 
-.PHONY: serve test docker-test system-deps debian-music models bench clean
+.PHONY: serve test docker-test docker-root system-deps debian-music models bench clean
 
 serve: $(VENV)/.installed $(DEFAULT_MODEL)
 	$(PY) -m service
@@ -15,9 +15,11 @@ test: $(VENV)/.installed-test system-deps debian-music $(DEFAULT_MODEL)
 
 # README's Docker deployment built and run on a real engine (tests/docker): installs docker.io and
 # starts dockerd, so it needs root on Debian. CI runs it after `make test`.
-docker-test: $(VENV)/.installed-test system-deps debian-music
-	@[ "$$(id -u)" = 0 ] || { echo "make docker-test: needs root (it installs Debian's docker.io and starts dockerd); run it as root" >&2; exit 1; }
+docker-test: docker-root $(VENV)/.installed-test system-deps debian-music
 	$(PY) -m pytest -m docker tests/docker
+
+docker-root:
+	@[ "$$(id -u)" = 0 ] || { echo "make docker-test: needs root (it installs Debian's docker.io and starts dockerd); run it as root" >&2; exit 1; }
 
 # Debian packages the tests and the synthetic-data generator use; installed only when one is missing.
 system-deps:

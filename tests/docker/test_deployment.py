@@ -225,7 +225,8 @@ def test_compose_up_tags_a_real_recording(stack: Stack, tagged: dict[str, Any]) 
     assert isinstance(scores, list) and len(scores) == 50 and 0 < max(scores) <= 1
     taggram = stack.get(str(tagged["taggram_url"]))
     assert taggram.status_code == 200
-    assert len(taggram.json()["taggram"]) == tagged["n_windows"]
+    rows = taggram.json()["scores"]
+    assert len(rows) == tagged["n_windows"] and {len(row) for row in rows} == {50}
     png = stack.get(f"{tagged['taggram_url']}?format=png")
     assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
 
