@@ -216,10 +216,14 @@ def tagged(stack: Stack, recording: Path) -> dict[str, Any]:
     return result
 
 
-def test_image_runs_as_a_non_root_user(image: str) -> None:
+def test_image_runs_as_a_non_root_user_and_keeps_no_build_secret(image: str) -> None:
     assert docker("image", "inspect", "--format", "{{.Config.User}}", image).strip() == "10001:10001"
     uid = docker("run", "--rm", image, "id", "-u").strip()
     assert uid == "10001"
+    environment = docker("image", "inspect", "--format", "{{json .Config.Env}}", image)
+    assert "PIP_CERT" not in environment and "PIP_INDEX_URL" not in environment
+    leftovers = docker("run", "--rm", image, "sh", "-c", "ls -A /run/secrets 2>/dev/null | wc -l").strip()
+    assert leftovers == "0", "the pip_ca build secret is in the image"
 
 
 def test_compose_up_tags_a_real_recording(stack: Stack, tagged: dict[str, Any]) -> None:
