@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,14 +64,8 @@ def _record(**values: object) -> None:
 
 
 def _base_image() -> str:
-    (base,) = {
-        line.split()[1] for line in DOCKERFILE.read_text().splitlines() if line.startswith("FROM ")
-    } - {
-        "python-base",
-        "deps-cpu",
-        "deps-${DEVICE}",
-    }
-    return base
+    """The image of the Dockerfile's first FROM (every other stage builds on it)."""
+    return next(line.split()[1] for line in DOCKERFILE.read_text().splitlines() if line.startswith("FROM "))
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +103,7 @@ class Stack:
     env: dict[str, str]
     models_dir: Path
     url: str
-    _snapshots: dict[str, dict[str, str]] = field(default_factory=dict)
+    host_model_files: dict[str, str]  # path -> sha256 of HOST_MODEL before the first `up`
 
     def compose(self, *args: str, files: tuple[str, ...] = (COMPOSE,), timeout: float = 600) -> str:
         argv = ["docker", "compose"]
@@ -176,8 +170,12 @@ def stack(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stac
         "PUBLISH_PORT": str(port),
         "TAGGER_TF_INTRA_OP_THREADS": "1",  # a shared CI machine; also proves the pass-through
     }
-    deployment = Stack(env=env, models_dir=models, url=f"http://127.0.0.1:{port}")
-    deployment._snapshots[HOST_MODEL] = _files(models / HOST_MODEL)
+    deployment = Stack(
+        env=env,
+        models_dir=models,
+        url=f"http://127.0.0.1:{port}",
+        host_model_files=_files(models / HOST_MODEL),
+    )
     try:
         healthy_s, ready_s = deployment.up()
         time.sleep(10)  # idle: start-up work done
@@ -248,7 +246,7 @@ def test_compose_up_tags_a_real_recording(stack: Stack, tagged: dict[str, Any]) 
 def test_models_init_seeds_the_host_folder_and_never_overwrites(stack: Stack) -> None:
     present = sorted(p.name for p in stack.models_dir.iterdir())
     assert present == sorted({*BAKED, UNREADABLE}), "no partial copies"
-    assert _files(stack.models_dir / HOST_MODEL) == stack._snapshots[HOST_MODEL]
+    assert _files(stack.models_dir / HOST_MODEL) == stack.host_model_files
     log = stack.compose("logs", "models-init")
     assert f"{HOST_MODEL} is already in the models directory" in log
     assert "added built-in model MSD_vgg" in log
@@ -277,7 +275,7 @@ def test_results_survive_down_and_up_and_a_deleted_baked_model_comes_back(
     subprocess.run(["rm", "-rf", str(baked)], check=True)
     stack.up()
     assert (baked / "1" / "saved_model.pb").is_file(), "models-init did not bring MSD_vgg back"
-    assert _files(stack.models_dir / HOST_MODEL) == stack._snapshots[HOST_MODEL]
+    assert _files(stack.models_dir / HOST_MODEL) == stack.host_model_files
     again = stack.get(f"/tags/{tagged['id']}")
     assert again.status_code == 200, "the result did not survive down/up (named volume)"
     assert again.json()["scores"] == tagged["scores"]
