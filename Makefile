@@ -6,7 +6,7 @@ SYSTEM_PACKAGES := ffmpeg sox libsox-fmt-all fluidsynth timgm6mb-soundfont fluid
 	postgresql
 DEFAULT_MODEL := saved_models/MSD_musicnn/1/saved_model.pb
 
-.PHONY: serve test lint system-deps debian-music models bench clean
+.PHONY: serve test lint docker-test docker-root system-deps debian-music models bench clean
 
 serve: $(VENV)/.installed $(DEFAULT_MODEL)
 	$(PY) -m service
@@ -19,6 +19,14 @@ lint: $(VENV)/.installed-test
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+
+# README's Docker deployment built and run on a real engine (tests/docker): installs docker.io and
+# starts dockerd, so it needs root on Debian. CI runs it after `make test`.
+docker-test: docker-root $(VENV)/.installed-test system-deps debian-music
+	$(PY) -m pytest -m docker tests/docker
+
+docker-root:
+	@[ "$$(id -u)" = 0 ] || { echo "make docker-test: needs root (it installs Debian's docker.io and starts dockerd); run it as root" >&2; exit 1; }
 
 # Debian packages the tests and the synthetic-data generator use (chromium: the page's browser tests);
 # installed only when one is missing.
