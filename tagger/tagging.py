@@ -167,12 +167,19 @@ class TaggingService:
                 "the service is busy, retry later"
             ) from error
         record = build_record(
-            result_id, plan, duration=song.duration, starts=song.starts, predictions=predictions
+            result_id,
+            plan,
+            duration=song.duration,
+            starts=song.starts,
+            predictions=predictions,
+            decode=song.decode,
         )
         await asyncio.to_thread(self.store.save, record)
         self.metrics.windows.labels(model.name).inc(len(song.windows))
         self.metrics.audio_seconds.labels(model.name).inc(song.duration)
         self.metrics.results.labels(model.name, "computed").inc()
+        if record.decode is not None:
+            self.metrics.damaged.labels(model.name).inc()
         return record
 
     async def _infer(
@@ -190,6 +197,7 @@ class TaggingService:
                 plan,
                 min_seconds=self.settings.min_duration_s,
                 max_seconds=self.settings.max_duration_s,
+                min_decoded_share=self.settings.min_decoded_share,
             ),
         )
         return song, await batcher.submit(song.windows)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tagger.decode_report import DecodeReport
 from tagger.predictions import TagRecord
 from tagger.store import MIGRATIONS, RECORD_COLUMNS, SCHEMA_VERSION, encode_record, open_store
 
@@ -42,6 +44,16 @@ def test_round_trip_is_exact_and_survives_reopening(tmp_path: Path) -> None:
         assert getattr(loaded, name) == getattr(record, name)
     for name in ("times", "taggram", "scores", "embedding"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(record, name))
+
+
+def test_the_decode_report_of_a_damaged_file_round_trips(tmp_path: Path) -> None:
+    report = DecodeReport(skipped_frames=3, skipped_seconds=0.078, missing_seconds=1.5, warning="damaged")
+    store = open_store(tmp_path / "results.db")
+    store.save(dataclasses.replace(make_record("ab" * 16, seed=0), decode=report))
+    store.save(make_record("cd" * 16, seed=1))
+    damaged, clean = store.get("ab" * 16), store.get("cd" * 16)
+    assert damaged is not None and damaged.decode == report
+    assert clean is not None and clean.decode is None
 
 
 def test_unknown_id_is_none_and_a_second_save_keeps_the_first(tmp_path: Path) -> None:
@@ -80,13 +92,14 @@ def test_a_version_1_database_is_migrated_and_keeps_its_results(tmp_path: Path) 
     old.execute(MIGRATIONS[0])
     old.execute("PRAGMA user_version=1")
     record = make_record("ef" * 16, seed=3)
-    old.execute(f"INSERT INTO results VALUES ({', '.join('?' * len(RECORD_COLUMNS))})", encode_record(record))
+    row = encode_record(record)[: RECORD_COLUMNS.index("decode")]  # the columns version 1 had
+    old.execute(f"INSERT INTO results VALUES ({', '.join('?' * len(row))})", row)
     old.commit()
     old.close()
 
     store = open_store(path)
     loaded = store.get(record.id)
-    assert loaded is not None and loaded.window_seconds == record.window_seconds
+    assert loaded is not None and loaded.window_seconds == record.window_seconds and loaded.decode is None
     np.testing.assert_array_equal(loaded.taggram, record.taggram)
     store.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
