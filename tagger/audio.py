@@ -216,7 +216,8 @@ def _decoded_frames(
     a demuxer error ends the file there, keeping what decoded before it.
     """
     context = stream.codec_context
-    shape = (context.sample_rate, context.layout.nb_channels, context.format.name)
+    # What the probe found; when it decoded nothing (format unknown), the first frame that decodes says.
+    shape = None if context.format is None else _shape(context)
     frame_seconds = (context.frame_size or 0) / context.sample_rate  # a skipped packet's length if unstated
     decoded_seconds = 0.0
     packets = container.demux(stream)
@@ -238,7 +239,9 @@ def _decoded_frames(
             damage.refuse(stated or frame_seconds, error)
             continue
         for frame in frames:
-            if (frame.sample_rate, frame.layout.nb_channels, frame.format.name) != shape:
+            frame_shape = _shape(frame)
+            shape = shape or frame_shape
+            if frame_shape != shape:
                 damage.refuse(frame.samples / frame.sample_rate)
                 continue
             if damage.pending_frames:
@@ -261,6 +264,10 @@ def _average_channels(interleaved: FloatArray, channels: int) -> FloatArray:
         total += frames[:, channel]
     total /= channels
     return total
+
+
+def _shape(audio: av.AudioFrame | av.audio.codeccontext.AudioCodecContext) -> tuple[int, int, str]:
+    return audio.sample_rate, audio.layout.nb_channels, audio.format.name
 
 
 def _declared_seconds(stream: av.audio.stream.AudioStream) -> float | None:
