@@ -31,6 +31,10 @@ CODEC_FRAME = {"mp3": 1152, "ogg": 2048, "flac": 4608, "wav": 1, "m4a": 2048}
 COVER_SIDE = 820  # pixels: 820 × 820 RGB noise is a 2 MB PNG (noise does not compress)
 COVER_FORMATS = ("mp3", "flac", "m4a")  # formats with a standard place for a picture
 BURST_BYTES = 4096
+# Where the intake can see the damage: noise in PCM is just samples, FLAC's parser drops a damaged
+# frame unseen, and a cut Ogg or WAV file announces the length that is left.
+BURST_SEEN = ("mp3", "ogg", "m4a")
+CUT_SEEN = ("mp3", "flac", "m4a")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class DamagedFile:
     path: Path
     clean: Path  # the same excerpt, same format, undamaged
     ends_only: bool  # only what surrounds the audio is damaged: the samples are those of `clean`
+    reported: bool = False  # the intake sees damage: a frame refused, or less than the header announces
 
 
 def damaged_files(directory: Path, recording: Path) -> dict[str, DamagedFile]:
@@ -47,10 +52,10 @@ def damaged_files(directory: Path, recording: Path) -> dict[str, DamagedFile]:
     cover = _noise_png(directory / "cover.png", rng)
     corpus: dict[str, DamagedFile] = {}
 
-    def add(name: str, clean: Path, content: bytes, *, ends_only: bool) -> None:
+    def add(name: str, clean: Path, content: bytes, *, ends_only: bool, reported: bool = False) -> None:
         path = directory / f"{name}{clean.suffix}"
         path.write_bytes(content)
-        corpus[name] = DamagedFile(path, clean, ends_only)
+        corpus[name] = DamagedFile(path, clean, ends_only, reported)
 
     for ext in FORMATS:
         clean = _excerpt(recording, directory / f"clean.{ext}")
@@ -68,9 +73,11 @@ def damaged_files(directory: Path, recording: Path) -> dict[str, DamagedFile]:
             clean,
             _overwrite(data, len(data) // 2, _noise(rng, BURST_BYTES)),
             ends_only=False,
+            reported=ext in BURST_SEEN,
         )
         # 70 % in and 7 bytes on: inside a frame (or a sample) for every codec.
-        add(f"{ext}_truncated", clean, data[: int(len(data) * 0.7) + 7], ends_only=False)
+        cut = data[: int(len(data) * 0.7) + 7]
+        add(f"{ext}_truncated", clean, cut, ends_only=False, reported=ext in CUT_SEEN)
         if ext in COVER_FORMATS:
             covered = _with_cover(clean, cover, directory / f"{ext}_cover_2mb{clean.suffix}")
             corpus[f"{ext}_cover_2mb"] = DamagedFile(covered, clean, ends_only=True)
