@@ -1,4 +1,4 @@
-"""The batch CLI tags the damaged corpus as the API does: no failure, each warning stored and exported."""
+"""The batch CLI and Beam tag the damaged corpus as the API does: no failure, warnings stored and exported."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from batch import beam_pipeline
 from support.batch_helpers import run_batch
 from support.damaged_audio import DamagedFile
-from support.service_helpers import server_settings
+from support.service_helpers import DEFAULT_MODEL, server_settings
 from tagger.audio import decode_audio
 from tagger.store import open_store
 
@@ -47,4 +48,35 @@ def test_the_batch_cli_tags_damaged_files_and_keeps_their_warnings(
         record = store.get(row["id"])
         assert record is not None and record.decode == report, path.name
         assert row["decode"] == parquet[str(path)]["decode"] == (report and report.as_dict()), path.name
+    store.close()
+
+
+BEAM_CASES = ("mp3_noise_burst", "flac_truncated", "m4a_noise_burst", "ogg_trailing_noise", "mp3_ape_id3v1")
+
+
+@pytest.mark.slow  # Beam's local runner starts in-process and tags five songs of 12 s
+def test_the_beam_pipeline_outputs_the_decode_reports(
+    models_dir: Path, damaged_corpus: dict[str, DamagedFile], tmp_path: Path
+) -> None:
+    output, db = tmp_path / "out" / "tags", tmp_path / "beam.db"
+    inputs = [arg for case in BEAM_CASES for arg in ("--input", str(damaged_corpus[case].path))]
+    beam_pipeline.run(
+        [*inputs, "--output", str(output), "--db", str(db), "--models-dir", str(models_dir)]
+        + ["--model", DEFAULT_MODEL, "--runner", "FnApiRunner"]
+    )
+    rows = {
+        row["path"]: row
+        for shard in sorted(output.parent.glob("tags-*.jsonl"))
+        for row in map(json.loads, shard.read_text().splitlines())
+    }
+    assert not any(shard.read_text() for shard in output.parent.glob("tags_failures-*.jsonl"))
+    store = open_store(db)
+    for case in BEAM_CASES:
+        file = damaged_corpus[case]
+        report = decode_audio(file.path, sample_rate=16_000).report
+        assert (report is not None) == file.reported, case
+        row = rows[str(file.path)]
+        assert row["decode"] == (report and report.as_dict()), case
+        record = store.get(row["id"])
+        assert record is not None and record.decode == report, case
     store.close()
