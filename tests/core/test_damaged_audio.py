@@ -46,7 +46,12 @@ def test_decoded_length_matches_the_ffmpeg_cli(damaged_corpus: dict[str, Damaged
         assert decoded.report.skipped_frames > 0 or decoded.report.missing_seconds > 0
 
 
-@pytest.mark.parametrize("case", [case for case in CORPUS_CASES if "trailing" in case or "cover" in case])
+# Only what surrounds the audio is damaged; leading noise is not here: it decodes as two junk frames.
+AROUND_THE_AUDIO = [case for case in CORPUS_CASES if "trailing" in case or "cover" in case]
+AROUND_THE_AUDIO += ["mp3_ape_id3v1", "mp3_lyrics3_id3v1", "wav_streamed_sizes", "wav_extra_chunks"]
+
+
+@pytest.mark.parametrize("case", AROUND_THE_AUDIO)
 def test_junk_and_tags_around_the_audio_leave_the_samples_untouched(
     damaged_corpus: dict[str, DamagedFile], case: str
 ) -> None:
