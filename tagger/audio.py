@@ -192,15 +192,18 @@ def _decode_mono(
         to_float = av.AudioResampler(format="flt", frame_size=BLOCK_SAMPLES)
         blocks: list[FloatArray] = []
         num_samples = 0
-        # The final `None` flushes the last, partial block out of the resampler.
-        for frame in itertools.chain(_decoded_frames(container, stream, damage), [None]):
-            for converted in to_float.resample(frame):
-                samples = np.asarray(converted.to_ndarray(), dtype=np.float32)  # already float32: no copy
-                block = _average_channels(samples, converted.layout.nb_channels)
-                num_samples += block.size
-                if max_samples is not None and num_samples > max_samples:
-                    raise AudioTooLongError(f"the audio is longer than the {max_seconds:g} s limit")
-                blocks.append(block)
+        try:
+            # The final `None` flushes the last, partial block out of the resampler.
+            for frame in itertools.chain(_decoded_frames(container, stream, damage), [None]):
+                for converted in to_float.resample(frame):
+                    samples = np.asarray(converted.to_ndarray(), dtype=np.float32)  # already float32: no copy
+                    block = _average_channels(samples, converted.layout.nb_channels)
+                    num_samples += block.size
+                    if max_samples is not None and num_samples > max_samples:
+                        raise AudioTooLongError(f"the audio is longer than the {max_seconds:g} s limit")
+                    blocks.append(block)
+        except av.FFmpegError as error:  # a decoded frame FFmpeg cannot convert: no skipping mends that
+            raise UndecodableAudioError(f"corrupt audio data ({_reason(error)})") from error
     waveform = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
     return waveform, source_rate, damage
 
