@@ -181,7 +181,7 @@ def _decode_mono(
                 f"sample rate {source_rate} Hz is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz"
             )
         max_samples = None if max_seconds is None else int(max_seconds * source_rate)
-        damage = _Damage(announced_seconds=_declared_seconds(stream))
+        damage = _Damage(announced_seconds=_declared_seconds(container, stream))
         if max_seconds is not None and (damage.announced_seconds or 0.0) > max_seconds:
             # Reject early when the header says the file is too long (headers can lie: see the loop below).
             raise AudioTooLongError(
@@ -273,11 +273,18 @@ def _shape(audio: av.AudioFrame | av.audio.codeccontext.AudioCodecContext) -> tu
     return audio.sample_rate, audio.layout.nb_channels, audio.format.name
 
 
-def _declared_seconds(stream: av.audio.stream.AudioStream) -> float | None:
-    """The length the container announces, if it does (headers can lie: the decode loop checks)."""
-    if stream.duration is None or stream.time_base is None:
-        return None
-    return float(stream.duration * stream.time_base)
+def _declared_seconds(
+    container: av.container.InputContainer, stream: av.audio.stream.AudioStream
+) -> float | None:
+    """The length the file announces, if it does (headers can lie: the decode loop checks).
+
+    The stream's own length, else the container's (Matroska and WebM state only the latter).
+    """
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
 
 
 def _resample(waveform: FloatArray, source_rate: int, target_rate: int) -> FloatArray:

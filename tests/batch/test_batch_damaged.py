@@ -18,7 +18,7 @@ from tagger.audio import decode_audio
 from tagger.store import open_store
 
 
-@pytest.mark.slow  # tags 38 songs of 12 s in a subprocess: about a minute on 2 cores
+@pytest.mark.slow  # tags 44 songs of 12 s in a subprocess: about a minute on 2 cores
 def test_the_batch_cli_tags_damaged_files_and_keeps_their_warnings(
     models_dir: Path, damaged_corpus: dict[str, DamagedFile], tmp_path: Path
 ) -> None:

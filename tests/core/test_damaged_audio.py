@@ -19,7 +19,7 @@ from tagger.errors import UndecodableAudioError
 
 CORPUS_CASES = sorted(
     f"{ext}_{damage}"
-    for ext in ("mp3", "ogg", "flac", "wav", "m4a")
+    for ext in ("mp3", "ogg", "flac", "wav", "m4a", "webm")
     for damage in ("trailing_zeros", "trailing_text", "trailing_noise", "noise_burst", "truncated")
 ) + sorted(
     ["mp3_cover_2mb", "flac_cover_2mb", "m4a_cover_2mb", "mp3_ape_id3v1", "mp3_lyrics3_id3v1"]

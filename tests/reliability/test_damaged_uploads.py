@@ -36,7 +36,7 @@ def clean_answers(http: httpx.Client, damaged_corpus: dict[str, DamagedFile]) ->
     return answers
 
 
-@pytest.mark.slow  # 38 uploads of 12 s songs and as many ffmpeg decodes: about a minute on 2 cores
+@pytest.mark.slow  # 44 uploads of 12 s songs and as many ffmpeg decodes: about a minute on 2 cores
 def test_damaged_files_are_tagged(
     http: httpx.Client, damaged_corpus: dict[str, DamagedFile], clean_answers: dict[Path, dict]
 ) -> None:

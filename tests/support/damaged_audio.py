@@ -17,7 +17,7 @@ import numpy as np
 
 RATE = 44_100
 EXCERPT_START_S, EXCERPT_SECONDS = 60.0, 12.0
-FORMATS = ("mp3", "ogg", "flac", "wav", "m4a")
+FORMATS = ("mp3", "ogg", "flac", "wav", "m4a", "webm")
 ENCODERS = {
     "mp3": ["-c:a", "libmp3lame", "-b:a", "192k"],
     "ogg": ["-c:a", "libvorbis"],
@@ -25,16 +25,17 @@ ENCODERS = {
     "wav": ["-c:a", "pcm_s16le"],
     # The index (moov) first, as most shops and tag editors write it: a cut file keeps its index.
     "m4a": ["-c:a", "aac", "-movflags", "+faststart"],
+    "webm": ["-c:a", "libvorbis"],  # Vorbis: Opus has no 44.1 kHz
 }
 # Largest codec frame in samples, the differential test's tolerance: ffmpeg decodes whole frames.
-CODEC_FRAME = {"mp3": 1152, "ogg": 2048, "flac": 4608, "wav": 1, "m4a": 2048}
+CODEC_FRAME = {"mp3": 1152, "ogg": 2048, "flac": 4608, "wav": 1, "m4a": 2048, "webm": 2048}
 COVER_SIDE = 820  # pixels: 820 × 820 RGB noise is a 2 MB PNG (noise does not compress)
 COVER_FORMATS = ("mp3", "flac", "m4a")  # formats with a standard place for a picture
 BURST_BYTES = 4096
 # Where the intake can see the damage: noise in PCM is just samples, FLAC's parser drops a damaged
 # frame unseen, and a cut Ogg or WAV file announces the length that is left.
-BURST_SEEN = ("mp3", "ogg", "m4a")
-CUT_SEEN = ("mp3", "flac", "m4a")
+BURST_SEEN = ("mp3", "ogg", "m4a", "webm")
+CUT_SEEN = ("mp3", "flac", "m4a", "webm")
 
 
 @dataclass(frozen=True)
