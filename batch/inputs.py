@@ -20,6 +20,7 @@ from tagger.errors import InputError
 # Files a folder contributes; globs and manifests name their files explicitly and are taken as given.
 AUDIO_SUFFIXES = frozenset(
     {".wav", ".w64", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif", ".aiff", ".caf"}
+    | {".webm", ".mka", ".mp4"}  # Matroska/WebM audio, and MP4 whose first audio stream is tagged
 )
 MANIFEST_SUFFIXES = frozenset({".txt", ".csv", ".jsonl"})
 
