@@ -97,7 +97,8 @@ def run() -> str:
         "on each file (CPU time, not wall time: the machine is shared, and other processes' load moves "
         "CPU time least).\n\n"
         + markdown_table(["file", "now (packet by packet)", f"before ({BEFORE})", "now / before"], rows)
-        + f"\n\nGeometric mean of the ratios: {statistics.geometric_mean(ratios):.3f}×. "
+        + f"\n\nGeometric mean of the ratios: {statistics.geometric_mean(ratios):.3f}× (per file "
+        f"{min(ratios):.2f}–{max(ratios):.2f}×; on a shared machine such spreads move between runs). "
         f"The {len(corpus)} files of the damaged corpus (12 s each, tests/support/damaged_audio.py), "
         f"take {damaged_ms:.0f} ms each on average now; the earlier intake refused {refused_before} of them."
     )
