@@ -4,6 +4,7 @@ with what was skipped in `decode`; where only the ends are damaged, the clean fi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,7 +21,7 @@ SCORE_TOLERANCE = 1e-3
 
 
 @pytest.fixture(scope="module")
-def http(guarded_server: ServerProcess) -> httpx.Client:
+def http(guarded_server: ServerProcess) -> Iterator[httpx.Client]:
     with api_client(guarded_server) as client:
         yield client
 
