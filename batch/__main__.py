@@ -68,6 +68,12 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     tag.add_argument("--min-duration", type=float, default=settings.min_duration_s, help="seconds")
     tag.add_argument("--max-duration", type=float, default=settings.max_duration_s, help="seconds")
     tag.add_argument(
+        "--min-decoded-share",
+        type=float,
+        default=settings.min_decoded_share,
+        help="refuse a damaged file when less than this share of it decodes",
+    )
+    tag.add_argument(
         "--export",
         type=Path,
         action="append",
@@ -118,6 +124,7 @@ def tag_command(args: argparse.Namespace, settings: Settings) -> int:
         batch_size=args.batch_size or settings.batch_size_for(model.device),
         min_seconds=args.min_duration,
         max_seconds=args.max_duration,
+        min_decoded_share=args.min_decoded_share,
     )
     summary = RunSummary(total=len(tracks))
     logger.info(

@@ -38,6 +38,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from batch.beam_model import SavedModelHandler, resolve_model
 from batch.export import export_row
 from batch.failures import failure_of
+from tagger.decode_report import DecodeReport
 from tagger.predictions import TagRecord
 from tagger.settings import Settings
 from tagger.song import TagPlan, build_record, decode_windows
@@ -57,15 +58,19 @@ class SongLayout:
     result_id: str
     duration: float
     starts: np.ndarray
+    decode: DecodeReport | None
 
 
 class DecodeToWindows(beam.DoFn):
     """path → ((path, window index), window) …, plus (path, SongLayout) on `songs`, or a `failures` row."""
 
-    def __init__(self, plan: TagPlan, *, min_seconds: float, max_seconds: float | None) -> None:
+    def __init__(
+        self, plan: TagPlan, *, min_seconds: float, max_seconds: float | None, min_decoded_share: float
+    ) -> None:
         self._plan = plan
         self._min_seconds = min_seconds
         self._max_seconds = max_seconds
+        self._min_decoded_share = min_decoded_share
 
     def process(self, path: str) -> Iterator[Any]:
         try:
@@ -73,12 +78,18 @@ class DecodeToWindows(beam.DoFn):
                 content = file.read()
             result_id = self._plan.result_id(hashlib.sha256(content).hexdigest())
             song = decode_windows(
-                content, self._plan, min_seconds=self._min_seconds, max_seconds=self._max_seconds
+                content,
+                self._plan,
+                min_seconds=self._min_seconds,
+                max_seconds=self._max_seconds,
+                min_decoded_share=self._min_decoded_share,
             )
         except Exception as error:  # one file's problem never fails the job
             yield beam.pvalue.TaggedOutput(FAILURES, dataclasses.asdict(failure_of(path, error)))
             return
-        yield beam.pvalue.TaggedOutput(SONGS, (path, SongLayout(result_id, song.duration, song.starts)))
+        yield beam.pvalue.TaggedOutput(
+            SONGS, (path, SongLayout(result_id, song.duration, song.starts, song.decode))
+        )
         for index, window in enumerate(song.windows):
             yield (path, index), window
 
@@ -91,7 +102,12 @@ def to_record(joined: tuple[str, dict[str, list[Any]]], plan: TagPlan) -> tuple[
     if len(predictions) != layout.starts.size:
         raise RuntimeError(f"{path}: {len(predictions)} predictions for {layout.starts.size} windows")
     record = build_record(
-        layout.result_id, plan, duration=layout.duration, starts=layout.starts, predictions=predictions
+        layout.result_id,
+        plan,
+        duration=layout.duration,
+        starts=layout.starts,
+        predictions=predictions,
+        decode=layout.decode,
     )
     return path, record
 
@@ -133,7 +149,12 @@ def build_pipeline(pipeline: beam.Pipeline, args: argparse.Namespace) -> None:
         | "EachFileOnce" >> beam.Distinct()
         | "Decode"
         >> beam.ParDo(
-            DecodeToWindows(plan, min_seconds=args.min_duration, max_seconds=args.max_duration)
+            DecodeToWindows(
+                plan,
+                min_seconds=args.min_duration,
+                max_seconds=args.max_duration,
+                min_decoded_share=args.min_decoded_share,
+            )
         ).with_outputs(SONGS, FAILURES, main="windows")
     )
     scored = (
@@ -180,6 +201,12 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, PipelineOpti
     )
     parser.add_argument("--min-duration", type=float, default=settings.min_duration_s, help="seconds")
     parser.add_argument("--max-duration", type=float, default=settings.max_duration_s, help="seconds")
+    parser.add_argument(
+        "--min-decoded-share",
+        type=float,
+        default=settings.min_decoded_share,
+        help="refuse a damaged file when less than this share of it decodes",
+    )
     parser.add_argument(
         "--db", help="also save into this result store: SQLite file (local runners only) or postgresql:// URL"
     )

@@ -19,7 +19,7 @@ PARQUET_ROWS_PER_GROUP = 1000
 
 
 def export_row(path: str, record: TagRecord) -> dict[str, Any]:
-    """Track path, result id, model and the song-level vectors (the mean over windows)."""
+    """Track path, result id, model, the song-level vectors (the mean over windows) and any decode damage."""
     return {
         "path": path,
         "id": record.id,
@@ -30,6 +30,7 @@ def export_row(path: str, record: TagRecord) -> dict[str, Any]:
         "tags": record.tags,
         "scores": record.scores.tolist(),
         "embedding": record.embedding.tolist(),
+        "decode": None if record.decode is None else record.decode.as_dict(),
     }
 
 
@@ -71,6 +72,17 @@ def _write_parquet(path: Path, rows: Iterable[dict[str, Any]]) -> int:
             ("tags", pa.list_(pa.string())),
             ("scores", pa.list_(pa.float32())),
             ("embedding", pa.list_(pa.float32())),
+            (
+                "decode",
+                pa.struct(
+                    [
+                        ("skipped_frames", pa.int64()),
+                        ("skipped_seconds", pa.float64()),
+                        ("missing_seconds", pa.float64()),
+                        ("warning", pa.string()),
+                    ]
+                ),
+            ),
         ]
     )
     count = 0

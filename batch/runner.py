@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,11 +23,14 @@ import numpy as np
 from tqdm import tqdm
 
 from batch.failures import FailureLog, failure_of
+from tagger.audio import MIN_DECODED_SHARE
 from tagger.batcher import Batcher
 from tagger.predictions import WindowPrediction
 from tagger.song import TagPlan, build_record, decode_windows
 from tagger.store import ResultStore
 from tagger.tracks import Track
+
+logger = logging.getLogger(__name__)
 
 # Windows arrive a song at a time; a short wait lets the next song's windows join a half-full batch.
 MAX_WAIT_S = 0.02
@@ -42,6 +46,7 @@ class RunSummary:
     tagged: int = 0
     skipped: int = 0  # already in the store
     failed: int = 0
+    damaged: int = 0  # tagged from damaged audio (undecodable frames skipped), each logged with its warning
     audio_seconds: float = 0.0  # of the tracks tagged in this run
     seconds: float = 0.0
     interrupted: bool = False
@@ -58,6 +63,7 @@ class RunSummary:
             "tagged": self.tagged,
             "skipped": self.skipped,
             "failed": self.failed,
+            "damaged": self.damaged,
             "not_reached": self.not_reached,
             "interrupted": self.interrupted,
             "seconds": round(self.seconds, 3),
@@ -81,13 +87,20 @@ class BatchTagger:
         batch_size: int,
         min_seconds: float,
         max_seconds: float | None,
+        min_decoded_share: float = MIN_DECODED_SHARE,
     ) -> None:
         self.plan = plan
         self.store = store
         self.failures = failures
         self._predict = predict
         self._batch_size = batch_size
-        self._decode = partial(decode_windows, plan=plan, min_seconds=min_seconds, max_seconds=max_seconds)
+        self._decode = partial(
+            decode_windows,
+            plan=plan,
+            min_seconds=min_seconds,
+            max_seconds=max_seconds,
+            min_decoded_share=min_decoded_share,
+        )
         # Enough songs in flight that decoded windows wait to fill the next batch while others decode.
         self._in_flight = 2 * workers + 2
         self._decode_pool = ThreadPoolExecutor(workers, thread_name_prefix="decode")
@@ -165,7 +178,12 @@ class BatchTagger:
             del content  # the windows are all that is needed from here on
             predictions = await batcher.submit(song.windows)
             record = build_record(
-                result_id, self.plan, duration=song.duration, starts=song.starts, predictions=predictions
+                result_id,
+                self.plan,
+                duration=song.duration,
+                starts=song.starts,
+                predictions=predictions,
+                decode=song.decode,
             )
             await asyncio.to_thread(self.store.save, record)
             if str(track.path) in self._known_failures:
@@ -175,6 +193,9 @@ class BatchTagger:
             summary.failed += 1
             return
         summary.tagged += 1
+        if record.decode is not None:
+            summary.damaged += 1
+            logger.warning("%s: %s", track.path, record.decode.warning)
         summary.audio_seconds += song.duration
         summary.results[index] = result_id
 

@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "peers": "bench.peers",
     "frontends": "bench.frontends",
     "decoders": "bench.decoders",
+    "damaged_intake": "bench.damaged_intake",
     "serve_load": "bench.serve_load",
     "input_pipeline": "bench.input_pipeline",
     "batch": "bench.batch",

@@ -30,6 +30,17 @@ class TagScore(BaseModel):
     score: float
 
 
+class DecodeInfo(BaseModel):
+    """What decoding skipped in a damaged file; the tags describe the audio that decoded."""
+
+    skipped_frames: int = Field(description="Packets or frames the decoder refused and skipped.")
+    skipped_seconds: float = Field(description="Seconds of audio those frames held.")
+    missing_seconds: float = Field(
+        description="How much shorter the decoded audio is than the file announces (0 if it does not say)."
+    )
+    warning: str = Field(description="The same, in one sentence.")
+
+
 class TagResult(BaseModel):
     """Song-level result: the mean over windows of the model's sigmoid scores and embeddings."""
 
@@ -46,6 +57,9 @@ class TagResult(BaseModel):
     top: list[TagScore] = Field(description="The `top_k` highest scores, highest first.")
     embedding: list[float] = Field(description="Mean over windows of the model's embedding.")
     taggram_url: str
+    decode: DecodeInfo | None = Field(
+        None, description="Set when the file was damaged and tagged from what decoded; null for a clean file."
+    )
 
     @classmethod
     def from_record(cls, record: TagRecord, *, top_k: int, taggram_url: str) -> TagResult:
@@ -62,6 +76,7 @@ class TagResult(BaseModel):
             top=[TagScore(tag=record.tags[i], score=float(record.scores[i])) for i in order],
             embedding=record.embedding.tolist(),
             taggram_url=taggram_url,
+            decode=None if record.decode is None else DecodeInfo(**record.decode.as_dict()),
         )
 
 

@@ -65,6 +65,13 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.damaged = Counter(
+            "tagger_damaged_audio",
+            "Results computed from damaged audio: undecodable frames skipped or part of the file missing.",
+            ["model"],
+            registry=self.registry,
+        )
+
     def exposition(self) -> bytes:
         """The text exposition format Prometheus scrapes."""
         return generate_latest(self.registry)

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from tagger.arrays import FloatArray
+from tagger.decode_report import DecodeReport
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class TagRecord:
     taggram: FloatArray
     scores: FloatArray
     embedding: FloatArray
+    decode: DecodeReport | None = None  # set when the audio was damaged: what decoding skipped
     created_at: float = field(default_factory=time.time)
 
     @property

@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tagger.audio import MIN_DECODED_SHARE
+
 
 def available_cpus() -> int:
     """CPUs this process may run on (the affinity mask, not the machine's total)."""
@@ -44,6 +46,8 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(100.0, gt=0)
     max_duration_s: float = Field(900.0, gt=0)
     min_duration_s: float = Field(0.5, ge=0)
+    # A damaged file is refused when less than this share of it decodes (docs/reliability.md).
+    min_decoded_share: float = Field(MIN_DECODED_SHARE, ge=0, le=1)
     upload_dir: Path | None = None
 
     # Windows per model call. On CPU a window costs about the same from a batch of 4 up (docs/benchmarks.md,

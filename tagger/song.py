@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from tagger.arrays import FloatArray, IntArray
-from tagger.audio import AudioSource, load_audio
+from tagger.audio import MIN_DECODED_SHARE, AudioSource, decode_audio
+from tagger.decode_report import DecodeReport
 from tagger.model_format import ModelMetadata
 from tagger.predictions import TagRecord, WindowPrediction
 from tagger.windows import hop_samples, song_windows
@@ -56,19 +57,29 @@ class SongWindows:
     duration: float  # seconds of decoded audio
     windows: list[FloatArray]  # (window_samples,) float32 each
     starts: IntArray  # (n_windows,) start sample of each window
+    decode: DecodeReport | None = None  # what was skipped to decode a damaged file
 
 
 def decode_windows(
-    source: AudioSource, plan: TagPlan, *, min_seconds: float, max_seconds: float | None
+    source: AudioSource,
+    plan: TagPlan,
+    *,
+    min_seconds: float,
+    max_seconds: float | None,
+    min_decoded_share: float = MIN_DECODED_SHARE,
 ) -> SongWindows:
     """Decode `source` at the model's rate and cut it into windows; raises `AudioError` subclasses."""
     model = plan.model
-    waveform = load_audio(
-        source, sample_rate=model.sample_rate, min_seconds=min_seconds, max_seconds=max_seconds
+    audio = decode_audio(
+        source,
+        sample_rate=model.sample_rate,
+        min_seconds=min_seconds,
+        max_seconds=max_seconds,
+        min_decoded_share=min_decoded_share,
     )
-    duration = waveform.size / model.sample_rate
-    windows, starts = song_windows(waveform, model.frontend, hop=plan.hop_samples)
-    return SongWindows(duration, windows, starts)
+    duration = audio.samples.size / model.sample_rate
+    windows, starts = song_windows(audio.samples, model.frontend, hop=plan.hop_samples)
+    return SongWindows(duration, windows, starts, audio.report)
 
 
 def build_record(
@@ -78,6 +89,7 @@ def build_record(
     duration: float,
     starts: IntArray,
     predictions: Sequence[WindowPrediction],
+    decode: DecodeReport | None = None,
 ) -> TagRecord:
     """The stored result: one taggram row per window and their means (the song-level vectors)."""
     taggram = np.stack([prediction.scores for prediction in predictions])
@@ -95,4 +107,5 @@ def build_record(
         taggram=taggram,
         scores=taggram.mean(axis=0),
         embedding=embeddings.mean(axis=0),
+        decode=decode,
     )

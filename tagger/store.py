@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from tagger.decode_report import decode_report, encode_report
 from tagger.predictions import TagRecord
 
 # Each entry upgrades the schema by one version (SQLite's `user_version`); a new database runs them all.
@@ -38,6 +39,7 @@ MIGRATIONS = (
     )
     """,
     "ALTER TABLE results RENAME COLUMN chunk_seconds TO window_seconds",
+    "ALTER TABLE results ADD COLUMN decode TEXT",  # JSON DecodeReport of a damaged file; NULL when clean
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -55,6 +57,7 @@ RECORD_COLUMNS = (
     "scores",
     "embedding",
     "created_at",
+    "decode",
 )
 
 
@@ -73,6 +76,7 @@ def encode_record(record: TagRecord) -> tuple[Any, ...]:
         record.scores.astype("<f4").tobytes(),
         record.embedding.astype("<f4").tobytes(),
         record.created_at,
+        encode_report(record.decode),
     )
 
 
@@ -94,6 +98,7 @@ def decode_record(row: Sequence[Any]) -> TagRecord:
         scores=np.frombuffer(values["scores"], dtype="<f4"),
         embedding=np.frombuffer(values["embedding"], dtype="<f4"),
         created_at=values["created_at"],
+        decode=decode_report(values["decode"]),
     )
 
 

@@ -45,6 +45,7 @@ MIGRATIONS = (
         created_at DOUBLE PRECISION NOT NULL
     )
     """,
+    "ALTER TABLE results ADD COLUMN decode TEXT",  # JSON DecodeReport of a damaged file; NULL when clean
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

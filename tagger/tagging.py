@@ -173,13 +173,20 @@ class TaggingService:
             ) from error
         with times.stage("pooling"):
             record = build_record(
-                result_id, plan, duration=song.duration, starts=song.starts, predictions=predictions
+                result_id,
+                plan,
+                duration=song.duration,
+                starts=song.starts,
+                predictions=predictions,
+                decode=song.decode,
             )
         with times.stage("store"):
             await asyncio.to_thread(self.store.save, record)
         self.metrics.windows.labels(model.name).inc(len(song.windows))
         self.metrics.audio_seconds.labels(model.name).inc(song.duration)
         self.metrics.results.labels(model.name, "computed").inc()
+        if record.decode is not None:
+            self.metrics.damaged.labels(model.name).inc()
         return record
 
     async def _infer(
@@ -205,6 +212,10 @@ class TaggingService:
         """The song's windows, and the CPU seconds this thread spent on them (wall time includes waiting)."""
         started = time.thread_time()
         song = decode_windows(
-            audio, plan, min_seconds=self.settings.min_duration_s, max_seconds=self.settings.max_duration_s
+            audio,
+            plan,
+            min_seconds=self.settings.min_duration_s,
+            max_seconds=self.settings.max_duration_s,
+            min_decoded_share=self.settings.min_decoded_share,
         )
         return song, time.thread_time() - started

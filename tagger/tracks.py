@@ -22,6 +22,7 @@ from tagger.errors import InputError
 # Files a folder contributes: the containers the intake decodes, by their usual suffixes.
 AUDIO_SUFFIXES = frozenset(
     {".wav", ".w64", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif", ".aiff", ".caf"}
+    | {".webm", ".mka", ".mp4"}  # Matroska/WebM audio, and MP4 whose first audio stream is tagged
 )
 MANIFEST_SUFFIXES = frozenset({".txt", ".csv", ".jsonl"})
 CSV_TAG_SEPARATOR = ";"

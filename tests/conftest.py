@@ -1,4 +1,4 @@
-"""Test-wide set-up: TensorFlow kept quiet, the tiny exported models every server test serves, PostgreSQL.
+"""Test-wide set-up: TensorFlow kept quiet; the tiny exported models, PostgreSQL and the damaged corpus.
 
 Helpers live in `tests/support` (on pytest's `pythonpath`).
 """
@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from support.damaged_audio import DamagedFile, damaged_files
+from support.debian_music import debian_music
 from support.postgres_server import PostgresServer
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -30,3 +32,9 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.destroy()
+
+
+@pytest.fixture(scope="session")
+def damaged_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, DamagedFile]:
+    """The damaged-but-decodable corpus (tests/support/damaged_audio.py), made once per session."""
+    return damaged_files(tmp_path_factory.mktemp("damaged"), debian_music()[0])

@@ -3,6 +3,7 @@ what is particular to each: SQLite's WAL and `user_version` migrations, PostgreS
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ import pytest
 
 from support.postgres_server import PostgresServer
 from tagger import store_postgres
+from tagger.decode_report import DecodeReport
 from tagger.errors import StoreUnavailableError
 from tagger.predictions import TagRecord
 from tagger.store import MIGRATIONS, RECORD_COLUMNS, SCHEMA_VERSION, encode_record, open_store
@@ -61,6 +63,16 @@ def test_round_trip_is_exact_and_survives_reopening(location: str) -> None:
     for name in ("times", "taggram", "scores", "embedding"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(record, name))
     assert loaded.created_at == record.created_at
+
+
+def test_the_decode_report_of_a_damaged_file_round_trips(location: str) -> None:
+    report = DecodeReport(skipped_frames=3, skipped_seconds=0.078, missing_seconds=1.5, warning="damaged")
+    store = open_store(location)
+    store.save(dataclasses.replace(make_record("ab" * 16, seed=0), decode=report))
+    store.save(make_record("cd" * 16, seed=1))
+    damaged, clean = store.get("ab" * 16), store.get("cd" * 16)
+    assert damaged is not None and damaged.decode == report
+    assert clean is not None and clean.decode is None
 
 
 def test_unknown_id_is_none_and_a_second_save_keeps_the_first(location: str) -> None:
@@ -151,13 +163,14 @@ def test_a_version_1_sqlite_database_is_migrated_and_keeps_its_results(tmp_path:
     old.execute(MIGRATIONS[0])
     old.execute("PRAGMA user_version=1")
     record = make_record("ef" * 16, seed=3)
-    old.execute(f"INSERT INTO results VALUES ({', '.join('?' * len(RECORD_COLUMNS))})", encode_record(record))
+    row = encode_record(record)[: RECORD_COLUMNS.index("decode")]  # the columns version 1 had
+    old.execute(f"INSERT INTO results VALUES ({', '.join('?' * len(row))})", row)
     old.commit()
     old.close()
 
     store = open_store(path)
     loaded = store.get(record.id)
-    assert loaded is not None and loaded.window_seconds == record.window_seconds
+    assert loaded is not None and loaded.window_seconds == record.window_seconds and loaded.decode is None
     np.testing.assert_array_equal(loaded.taggram, record.taggram)
     store.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -67,8 +67,8 @@ EXPECTED: dict[str, tuple[int, str]] = {
     "truncated_wav_last_byte": TAGGED,
     "truncated_flac_16b": NOT_AUDIO,
     "truncated_flac_1k": NOT_AUDIO,
-    "truncated_flac_half": CORRUPT,
-    "truncated_flac_last_byte": CORRUPT,
+    "truncated_flac_half": TAGGED,  # the frames before the cut decode, as with the ffmpeg CLI (issue 13)
+    "truncated_flac_last_byte": TAGGED,
     "truncated_ogg_16b": NOT_AUDIO,
     "truncated_ogg_1k": NOT_AUDIO,
     "truncated_ogg_half": TAGGED,
