@@ -316,6 +316,7 @@ def run_music_student(config: MusicStudentConfig, paths: Paths) -> dict[str, Any
         export_student(student, frontend, labelled["train"].tags, vocabularies, report, paths)
     )
     (paths.run_dir / "report.json").write_text(json.dumps(report, indent=2))
+    (paths.run_dir / "report.md").write_text(report_markdown(report))
     return report
 
 
@@ -365,3 +366,36 @@ def export_student(
     )
     marker.write_text(version_dir.name)
     return version_dir
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    """The report's tables, as pasted into docs/noisy-student.md."""
+    lines = [
+        "| model | parameters | epochs | training s | s / epoch | ms / audio s (in run) "
+        "| valid song ROC-AUC msd / mtt |"
+    ]
+    lines.append("|---|---:|---:|---:|---:|---:|---|")
+    for name, c in report["candidates"].items():
+        lines.append(
+            f"| {name} | {c['parameters']:,} | {c['epochs']} | {c['training_seconds']:.0f} | "
+            f"{c['training_seconds'] / c['epochs']:.0f} | {c['ms_per_audio_second']:.2f} | "
+            f"{c['valid']['msd']['song']['roc_auc']:.3f} / {c['valid']['mtt']['song']['roc_auc']:.3f} |"
+        )
+    lines += [
+        "",
+        "| vocabulary | level | ROC-AUC (95% interval) | PR-AUC (95% interval) | mean abs diff | rows |",
+    ]
+    lines.append("|---|---|---|---|---:|---:|")
+    for vocabulary, levels in report["test"].items():
+        for level, m in levels.items():
+            roc, pr = m["roc_auc_interval"], m["pr_auc_interval"]
+            lines.append(
+                f"| {vocabulary} | {level} | {m['roc_auc']:.3f} ({roc[0]:.3f}-{roc[1]:.3f}) | "
+                f"{m['pr_auc']:.3f} ({pr[0]:.3f}-{pr[1]:.3f}) | {m['mean_abs_diff']:.4f} | {m['rows']} |"
+            )
+    names = list(PERTURBATIONS)
+    lines += ["", "| model | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for model, moved in report["robustness"].items():
+        cells = [f"{moved[n]['mean_abs_diff']:.4f} / {moved[n]['cosine_distance']:.4f}" for n in names]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

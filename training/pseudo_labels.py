@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from tagger.arrays import FloatArray
 from tagger.audio import load_audio
+from tagger.errors import AudioError
 from tagger.inference import ServingModel
 from tagger.model_format import FrontendSpec
 from tagger.windows import song_windows
@@ -38,6 +39,7 @@ class PoolWindows:
 
     tracks: tuple[Track, ...]
     sha256: tuple[str, ...]  # per track
+    refused: tuple[str, ...]  # per track: why the intake refused it ("" = decoded; it has no windows)
     track_index: np.ndarray  # (n,) int
     starts: np.ndarray  # (n,) int, samples at the front end's rate
     waveforms: np.ndarray  # (n, window_samples) float32
@@ -48,6 +50,7 @@ class PoolWindows:
             audio=np.array([t.audio for t in self.tracks]),
             group=np.array([t.group for t in self.tracks]),
             sha256=np.array(self.sha256),
+            refused=np.array(self.refused),
             track_index=self.track_index,
             starts=self.starts,
             waveforms=self.waveforms,
@@ -64,6 +67,7 @@ class PoolWindows:
             return cls(
                 tuple(tracks),
                 tuple(saved["sha256"].tolist()),
+                tuple(saved["refused"].tolist()),
                 saved["track_index"],
                 saved["starts"],
                 saved["waveforms"],
@@ -82,18 +86,32 @@ def grid_subset(num_grid_windows: int, per_track: int) -> np.ndarray:
 
 
 def cut_pool(tracks: Sequence[Track], frontend: FrontendSpec, *, windows_per_track: int) -> PoolWindows:
-    """Decode every track with the core's intake and keep its evenly spaced grid windows."""
-    shas, index, starts, waveforms = [], [], [], []
+    """Decode every track with the core's intake and keep its evenly spaced grid windows.
+
+    A file the intake refuses (FFmpeg cannot decode it) is logged with the reason and contributes nothing.
+    """
+    shas, refused, index, starts, waveforms = [], [], [], [], []
     for number, track in enumerate(tqdm(tracks, desc="decode pool", unit="track")):
-        waveform = load_audio(track.audio, sample_rate=frontend.sample_rate)
+        shas.append(content_hash(track.audio))
+        try:
+            waveform = load_audio(track.audio, sample_rate=frontend.sample_rate)
+        except AudioError as error:
+            log.warning("skipping %s: %s", track.audio, error)
+            refused.append(str(error))
+            continue
+        refused.append("")
         windows, grid_starts = song_windows(waveform, frontend, hop=frontend.window_samples)
         keep = grid_subset(len(windows), windows_per_track)
-        shas.append(content_hash(track.audio))
         index += [number] * len(keep)
         starts += grid_starts[keep].tolist()
         waveforms += [windows[k] for k in keep]
     return PoolWindows(
-        tuple(tracks), tuple(shas), np.array(index), np.array(starts), np.stack(waveforms).astype(np.float32)
+        tuple(tracks),
+        tuple(shas),
+        tuple(refused),
+        np.array(index),
+        np.array(starts),
+        np.stack(waveforms).astype(np.float32),
     )
 
 
