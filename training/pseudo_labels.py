@@ -160,10 +160,7 @@ class PseudoLabelCache:
 
 
 def teacher_scores(teacher: ServingModel, key: str, pool: PoolWindows, cache: PseudoLabelCache) -> FloatArray:
-    """(n_windows, n_tags) scores of `teacher` on the pool's windows; only cache misses are computed.
-
-    The cache keeps exactly this pool's entries afterwards, so it does not grow with stale files.
-    """
+    """(n_windows, n_tags) scores of `teacher` on the pool's windows; only cache misses are computed."""
     cached = cache.read(key)
     keys = [(pool.sha256[t], int(s)) for t, s in zip(pool.track_index, pool.starts, strict=True)]
     missing = [row for row, k in enumerate(keys) if k not in cached]
@@ -177,8 +174,8 @@ def teacher_scores(teacher: ServingModel, key: str, pool: PoolWindows, cache: Ps
             cached[keys[row]] = prediction.scores.astype(np.float16)
         if begin // TEACHER_BATCH % 20 == 19:  # checkpoint: a killed run loses at most 20 batches
             cache.write(key, cached)
-    if missing or set(cached) != set(keys):
-        cache.write(key, {k: cached[k] for k in keys})
+    if missing:
+        cache.write(key, cached)
     return np.stack([cached[k] for k in keys]).astype(np.float32)
 
 
