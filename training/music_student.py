@@ -150,10 +150,10 @@ CANDIDATES = (
 class MusicStudentConfig:
     tracks_per_package: int = 6
     windows_per_track: int = 12
-    epochs: int = 8
+    epochs: int = 30
     batch_size: int = 32
     learning_rate: float = 1e-3
-    patience: int = 3
+    patience: int = 5
     seed: int = 0
     bootstrap_resamples: int = 1000
     robustness_windows: int = 4  # consecutive windows (12 s) from the middle of each test song
