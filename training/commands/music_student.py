@@ -18,11 +18,11 @@ from training.music_student import MusicStudentConfig, Paths, run_music_student
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = MusicStudentConfig()
     for field in dataclasses.fields(MusicStudentConfig):
-        parser.add_argument(
-            f"--{field.name.replace('_', '-')}",
-            type=type(getattr(defaults, field.name)),
-            default=getattr(defaults, field.name),
-        )
+        flag, default = f"--{field.name.replace('_', '-')}", getattr(defaults, field.name)
+        if isinstance(default, bool):
+            parser.add_argument(flag, action="store_true")
+        else:
+            parser.add_argument(flag, type=type(default), default=default)
     paths = Paths()
     for field in dataclasses.fields(Paths):
         parser.add_argument(
