@@ -61,15 +61,15 @@ def run() -> str:
     rows.append(["all four teachers", f"{statistics.median(all_four):.2f}", f"{ratio_all:.3f}"])
     ratio = ratio_to["MSD_musicnn"]
     target = Target(
-        goal=f"music student ≤ {COST_TARGET:g} of one MSD_musicnn's CPU cost",
+        goal=f"music student ≤ {COST_TARGET:g} of one MSD_musicnn's CPU cost (cost half of the target)",
         measured=f"{ratio:.3f}× MSD_musicnn, {ratio_all:.3f}× all four teachers",
         met=ratio <= COST_TARGET,
-        note="CPU time per audio second, one thread, interleaved rounds; agreement: docs/noisy-student.md",
+        note="CPU time per audio second, one thread; the agreement half: docs/noisy-student.md",
     )
     return "\n\n".join(
         [
-            f"Command: `PYTHONPATH=tests python -m bench music_student`. {ROUNDS} interleaved rounds of a "
-            f"{BATCH}-window batch ({audio_seconds:.1f} s of audio) per model, one thread.",
+            f"{ROUNDS} interleaved rounds of a {BATCH}-window batch ({audio_seconds:.1f} s of audio) "
+            "per model, one thread.",
             markdown_table(
                 ["model", "CPU ms per audio second, median (min–max)", "student ÷ model (median of rounds)"],
                 rows,
