@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, str] = {
     "input_pipeline": "bench.input_pipeline",
     "batch": "bench.batch",
     "replicas": "bench.replicas",
+    "music_student": "bench.music_student",
 }
 
 

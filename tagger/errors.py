@@ -57,6 +57,10 @@ class InvalidHopError(TaggerError, ValueError):
     """The requested hop is not usable with the model's window length."""
 
 
+class UnknownVocabularyError(TaggerError, ValueError):
+    """The requested vocabulary is not one the model answers."""
+
+
 class ModelNotFoundError(TaggerError, LookupError):
     """No model of that name (or no complete version of it) is exported or served."""
 
@@ -108,6 +112,7 @@ HTTP_STATUS: dict[type[TaggerError], int] = {
     MalformedUploadError: 422,
     UploadTooLargeError: 413,
     InvalidHopError: 422,
+    UnknownVocabularyError: 422,
     ModelNotFoundError: 404,
     ModelNotReadyError: 503,
     QueueFullError: 503,

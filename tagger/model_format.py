@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 # TF Serving ignores `assets.extra/`, and it travels with the SavedModel wherever it is copied.
 METADATA_FILE = Path("assets.extra") / "tagger.json"
@@ -101,6 +101,20 @@ class ModelMetadata(BaseModel):
     # Samples between window starts when a request names no hop; `None`: one window (no overlap). The
     # musicnn ports step 187 frames, one frame less than their window, as musicnn's own tagger does.
     default_hop_samples: int | None = Field(None, gt=0)
+    # A model answering several vocabularies in one pass: name -> [first, end) columns of `tags`, whose
+    # names are "<vocabulary>:<tag>" (see `tagger.vocabulary`). `None`: one vocabulary.
+    vocabularies: dict[str, tuple[int, int]] | None = None
+
+    @model_validator(mode="after")
+    def _vocabularies_name_their_tags(self) -> ModelMetadata:
+        for name, (first, end) in (self.vocabularies or {}).items():
+            if not 0 <= first < end <= len(self.tags) or not all(
+                tag.startswith(f"{name}:") for tag in self.tags[first:end]
+            ):
+                raise ValueError(
+                    f"vocabulary {name!r} must name tags '{name}:…' in [{first}, {end}) of `tags`"
+                )
+        return self
 
     @field_validator("frontend", mode="before")
     @classmethod

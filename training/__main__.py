@@ -18,6 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "noisy-student": ("training.commands.noisy_student", "train a student on a teacher's pseudo-labels"),
     "evaluate": ("training.commands.evaluate", "ROC-AUC and PR-AUC of an exported model on a manifest"),
     "experiment": ("training.commands.experiment", "the whole noisy-student experiment on synthetic music"),
+    "music-student": (
+        "training.commands.music_student",
+        "four pretrained teachers teach one student, real music",
+    ),
 }
 
 

@@ -35,12 +35,14 @@ def export_model(
     card: ModelCard,
     version: int | None = None,
     default_hop_samples: int | None = None,
+    vocabularies: dict[str, tuple[int, int]] | None = None,
 ) -> Path:
     """Write `model` as the next (or the given) version of `name`; returns the version directory.
 
     `model` maps a (batch, window_samples) waveform to a dict with `scores` (batch, num_tags) and
     `embedding` (batch, embedding_size). `default_hop_samples` is the hop a song is read at when a
-    request names none (`None`: one window). The folder is readable by every user whatever the
+    request names none (`None`: one window). `vocabularies` names the column ranges of a multi-vocabulary
+    model (`ModelMetadata.vocabularies`). The folder is readable by every user whatever the
     umask, so a server running as another user (the Docker image's) can load it.
     """
     scores, embedding = (model.output[SCORES_OUTPUT], model.output[EMBEDDING_OUTPUT])
@@ -70,6 +72,7 @@ def export_model(
         frontend=frontend,
         card=card.model_copy(update={"parameters": model.count_params()}),
         default_hop_samples=default_hop_samples,
+        vocabularies=vocabularies,
     )
     model_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=model_dir))

@@ -15,6 +15,7 @@ from service.upload import receive_upload
 from tagger.predictions import TagRecord
 from tagger.tagging import TaggingService
 from tagger.timings import StageTimes
+from tagger.vocabulary import ALL, select_vocabulary, vocabulary_columns
 
 MAX_TOP_K = 1000
 UPLOAD_FIELD = "file"
@@ -25,6 +26,16 @@ ResultId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The `id` 
 TopK = Annotated[
     int,
     Query(ge=1, le=MAX_TOP_K, description="How many of the highest-scoring tags `top` lists (at most all)."),
+]
+
+Vocabulary = Annotated[
+    str,
+    Query(
+        pattern=r"^[A-Za-z0-9_]+$",
+        description="For a model that answers several vocabularies (e.g. `music_student`: `msd`, `mtt`), "
+        "only this one's tags; `all` (default) returns every tag, named `<vocabulary>:<tag>`. "
+        "One forward pass and one stored result serve every choice.",
+    ),
 ]
 
 
@@ -78,6 +89,7 @@ async def tag(
             "(GET /models): the window length, or musicnn's own 187-frame step for its ports.",
         ),
     ] = None,
+    vocabulary: Vocabulary = ALL,
 ) -> Response:
     """Cut the song into the model's windows, score each, and return the mean over windows.
 
@@ -86,6 +98,7 @@ async def tag(
     `decode-cpu`), model, pooling, store, serialisation, in milliseconds.
     """
     plan = tagger.plan(model, hop)
+    vocabulary_columns(plan.model.tags, vocabulary, model_name=plan.model.name)  # refuse before the upload
     times = StageTimes()
     upload_started = time.perf_counter()
     async with receive_upload(
@@ -99,7 +112,9 @@ async def tag(
         record = await tagger.tag(plan, upload.path, upload.sha256, times)
     with times.stage("serialisation"):
         body = TagResult.from_record(
-            record, top_k=top_k, taggram_url=request.url_for("get_taggram", result_id=record.id).path
+            select_vocabulary(record, vocabulary),
+            top_k=top_k,
+            taggram_url=request.url_for("get_taggram", result_id=record.id).path,
         ).model_dump_json()
     return Response(body, media_type="application/json", headers={"Server-Timing": times.server_timing()})
 
@@ -112,10 +127,14 @@ async def _stored(tagger: TaggingService, result_id: str) -> TagRecord:
 
 
 @router.get("/tags/{result_id}", responses=_errors(401, 404, 422, 503), summary="A stored song-level result")
-async def get_tags(request: Request, tagger: TaggerDep, result_id: ResultId, top_k: TopK = 10) -> TagResult:
+async def get_tags(
+    request: Request, tagger: TaggerDep, result_id: ResultId, top_k: TopK = 10, vocabulary: Vocabulary = ALL
+) -> TagResult:
     record = await _stored(tagger, result_id)
     return TagResult.from_record(
-        record, top_k=top_k, taggram_url=request.url_for("get_taggram", result_id=record.id).path
+        select_vocabulary(record, vocabulary),
+        top_k=top_k,
+        taggram_url=request.url_for("get_taggram", result_id=record.id).path,
     )
 
 
@@ -134,8 +153,9 @@ async def get_taggram(
     output_format: Annotated[
         Literal["json", "png"], Query(alias="format", description="`png` draws a tags × time heatmap.")
     ] = "json",
+    vocabulary: Vocabulary = ALL,
 ) -> Taggram | Response:
-    record = await _stored(tagger, result_id)
+    record = select_vocabulary(await _stored(tagger, result_id), vocabulary)
     if output_format == "json":
         return Taggram.from_record(record)
     png = await asyncio.to_thread(

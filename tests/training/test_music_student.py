@@ -1,0 +1,244 @@
+"""The music student: package-disjoint pool split, the pseudo-label cache, a two-head student that trains
+a step, exports, loads in a TensorFlow-only process and serves both vocabularies over real HTTP."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from support.audio_files import make_audio
+from support.server_process import REPO, ServerProcess
+from support.service_helpers import API_KEY, server_settings, upload
+from support.tiny_model import export_tiny_model
+from tagger.inference import ServingModel
+from tagger.model_format import FrontendSpec, ModelCard, read_metadata
+from tagger.tracks import Track
+from training.augment import AugmentationConfig
+from training.config import FitConfig
+from training.dataset import Splits
+from training.export import export_model
+from training.pool import PACKAGES, split_pool, subsample
+from training.pseudo_labels import PseudoLabelCache, cut_pool, teacher_key, teacher_scores
+from training.student import build_student, train_student
+
+# The musicnn front end (non-centring, Slaney mels, log10(1 + 10^4 x)) at test size: 1 s, 32 mels.
+FRONTEND = FrontendSpec(
+    sample_rate=16_000,
+    window_samples=16_000,
+    n_fft=512,
+    hop_length=256,
+    center=False,
+    pad_mode="constant",
+    n_mels=32,
+    mel_scale="slaney",
+    mel_norm="slaney",
+    log="log10_1p",
+)
+HEADS = {"msd": 3, "mtt": 2}
+TAGS = ["msd:rock", "msd:pop", "msd:jazz", "mtt:guitar", "mtt:piano"]
+VOCABULARIES = {"msd": (0, 3), "mtt": (3, 5)}
+TINY_SIZES = {
+    "transformer": {
+        "conv_channels": 4,
+        "attention_width": 16,
+        "num_layers": 1,
+        "num_heads": 2,
+        "ffn_width": 32,
+    },
+    "resnet": {"base_channels": 4},
+}
+
+
+def test_pool_split_keeps_every_package_whole_and_apart() -> None:
+    tracks = [
+        Track(audio=f"/pool/{package.name}/{n:02d}.ogg", group=package.name)
+        for count, package in zip((30, 64, 10, 51, 31, 21, 17, 10, 3), PACKAGES, strict=True)
+        for n in range(count)
+    ]
+    chosen = subsample(tracks, per_group=6)
+    splits = split_pool(chosen)
+    groups = {name: {t.group for t in getattr(splits, name)} for name in ("train", "valid", "test")}
+    assert groups["train"] and groups["valid"] and groups["test"]
+    assert not (
+        groups["train"] & groups["valid"]
+        or groups["train"] & groups["test"]
+        or groups["valid"] & groups["test"]
+    )
+    assert set().union(*groups.values()) == {p.name for p in PACKAGES}
+    for package in PACKAGES:  # each package whole, 6 tracks at most (asc-music has 3)
+        assert sum(t.group == package.name for t in chosen) == min(
+            6, sum(t.group == package.name for t in tracks)
+        )
+    with pytest.raises(ValueError, match="group 'asc-music' is in both"):
+        Splits(
+            train=splits.train,
+            valid=(*splits.valid, Track("/other.ogg", group="asc-music")),
+            test=splits.test,
+        )
+
+
+class CountingTeacher:
+    """A real exported model that counts the windows it is asked to score (cache hits never reach it)."""
+
+    def __init__(self, version_dir: Path) -> None:
+        self.model = ServingModel(version_dir, device="/CPU:0")
+        self.windows = 0
+
+    def predict(self, windows: list[np.ndarray]):  # type: ignore[no-untyped-def]
+        self.windows += len(windows)
+        return self.model.predict(windows)
+
+
+def test_pseudo_label_cache_is_reused_and_invalidated_by_a_changed_file_or_teacher(tmp_path: Path) -> None:
+    songs = [
+        Track(str(make_audio(tmp_path / "a.flac", seconds=3.5)), group="a"),
+        Track(str(make_audio(tmp_path / "b.ogg", seconds=2.2, sample_rate=22_050)), group="b"),
+    ]
+    pool = cut_pool(songs, FRONTEND, windows_per_track=2)
+    assert pool.track_index.tolist() == [0, 0, 1, 1]
+    first = export_tiny_model(
+        tmp_path / "models", name="teacher", sample_rate=16_000, window_samples=16_000, seed=1
+    )
+    cache = PseudoLabelCache(tmp_path / "cache")
+    teacher = CountingTeacher(first)
+    key = teacher_key(first)
+
+    scores = teacher_scores(teacher, key, pool, cache)  # type: ignore[arg-type]
+    assert teacher.windows == 4
+    expected = np.stack([p.scores for p in teacher.model.predict(list(pool.waveforms))])
+    np.testing.assert_allclose(scores, expected, atol=1e-3)  # float16 in the cache
+    assert np.array_equal(teacher_scores(teacher, key, pool, cache), scores)  # type: ignore[arg-type]
+    assert teacher.windows == 4  # all four from the cache
+
+    make_audio(
+        Path(songs[1].audio), seconds=2.2, sample_rate=22_050, source="silence"
+    )  # same path, new audio
+    changed = cut_pool(songs, FRONTEND, windows_per_track=2)
+    rescored = teacher_scores(teacher, key, changed, cache)  # type: ignore[arg-type]
+    assert teacher.windows == 6  # only the changed file's two windows
+    assert np.array_equal(rescored[:2], scores[:2]) and not np.allclose(rescored[2:], scores[2:])
+
+    second = export_tiny_model(
+        tmp_path / "models", name="teacher", sample_rate=16_000, window_samples=16_000, seed=2
+    )
+    retrained = CountingTeacher(second)
+    assert teacher_key(second) != key
+    teacher_scores(retrained, teacher_key(second), changed, cache)  # type: ignore[arg-type]
+    assert retrained.windows == 4  # a new teacher version reuses nothing
+
+
+@pytest.fixture(scope="module")
+def exported_student(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A transformer student trained one step on real audio windows, exported with both vocabularies."""
+    directory = tmp_path_factory.mktemp("student")
+    song = make_audio(directory / "song.mp3", seconds=6.0)
+    pool = cut_pool([Track(str(song), group="x")], FRONTEND, windows_per_track=4)
+    targets = np.random.default_rng(0).uniform(size=(4, 5)).astype(np.float32)
+    student = build_student("transformer", FRONTEND, HEADS, name="student", **TINY_SIZES["transformer"])
+    before = [w.copy() for w in student.get_weights()]
+    trained = train_student(
+        student,
+        FRONTEND,
+        (pool.waveforms, targets),
+        (pool.waveforms, targets),
+        fit=FitConfig(batch_size=4, epochs=1, steps_per_epoch=1, learning_rate=1e-3, patience=1),
+        augmentation=AugmentationConfig(),
+        run_dir=directory / "run",
+    )
+    assert (directory / "run" / "history.csv").exists()
+    assert any(not np.array_equal(a, b) for a, b in zip(before, trained.model.get_weights(), strict=True))
+    card = ModelCard(architecture="tiny two-head transformer (test)", training_data="one step")
+    return export_model(
+        trained.model,
+        output_dir=directory / "models",
+        name="music_student",
+        tags=TAGS,
+        frontend=FRONTEND,
+        card=card,
+        vocabularies=VOCABULARIES,
+    )
+
+
+@pytest.mark.parametrize("architecture", ["transformer", "resnet"])
+def test_student_has_two_sigmoid_heads_behind_one_embedding(architecture: str) -> None:
+    student = build_student(architecture, FRONTEND, HEADS, name="s", **TINY_SIZES[architecture])
+    outputs = student(np.zeros((2, FRONTEND.window_samples), np.float32))
+    assert outputs["scores"].shape == (2, 5)
+    assert student.get_layer("msd_head").output.shape[-1] == 3
+    assert student.get_layer("mtt_head").output.shape[-1] == 2
+    assert student.get_layer("msd_head").input is student.get_layer("mtt_head").input
+
+
+def test_exported_student_metadata_names_both_vocabularies(exported_student: Path) -> None:
+    metadata = read_metadata(exported_student)
+    assert metadata.tags == TAGS and metadata.vocabularies == VOCABULARIES
+    with pytest.raises(ValueError, match="vocabulary 'mtt'"):
+        metadata.model_validate({**metadata.model_dump(), "vocabularies": {"msd": (0, 3), "mtt": (2, 5)}})
+
+
+# A fresh interpreter: this test process has already imported Keras and Kapre to build the student.
+SERVE_ONE_BATCH = """
+import sys
+import numpy as np
+from pathlib import Path
+from tagger.inference import ServingModel
+model = ServingModel(Path(sys.argv[1]), device="/CPU:0")
+(prediction,) = model.predict([np.zeros(model.metadata.window_samples, np.float32)])
+assert prediction.scores.shape == (5,), prediction.scores.shape
+print(" ".join(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+def test_exported_student_loads_with_tensorflow_only(exported_student: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE_ONE_BATCH, str(exported_student)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"},
+    )
+    imported = set(result.stdout.split())
+    assert "tensorflow" in imported
+    assert not imported & {"kapre", "librosa", "training"}
+
+
+@pytest.mark.slow
+def test_exported_student_serves_both_vocabularies_over_http(exported_student: Path, tmp_path: Path) -> None:
+    models_dir = exported_student.parent.parent
+    song = make_audio(tmp_path / "song.ogg", seconds=3.3)
+    settings = server_settings(models_dir, tmp_path / "tagger.db", TAGGER_DEFAULT_MODEL="music_student")
+    server = ServerProcess(settings, tmp_path / "server.log").start()
+    try:
+        with httpx.Client(base_url=server.base_url, headers={"X-API-Key": API_KEY}, timeout=60) as http:
+            both = upload(http, song, top_k=5).json()
+            assert both["tags"] == TAGS
+            for vocabulary, (first, end) in VOCABULARIES.items():
+                one = upload(http, song, top_k=5, vocabulary=vocabulary).json()
+                assert one["id"] == both["id"]  # the same stored result, one forward pass
+                assert one["tags"] == TAGS[first:end]
+                assert one["scores"] == both["scores"][first:end]
+                assert [entry["tag"] for entry in one["top"]] == sorted(
+                    TAGS[first:end], key=lambda tag: -one["scores"][one["tags"].index(tag)]
+                )
+                taggram = http.get(both["taggram_url"], params={"vocabulary": vocabulary}).json()
+                full = http.get(both["taggram_url"]).json()
+                assert taggram["tags"] == TAGS[first:end]
+                assert taggram["scores"] == [row[first:end] for row in full["scores"]]
+                assert (
+                    http.get(f"/tags/{both['id']}", params={"vocabulary": vocabulary}).json()["tags"]
+                    == one["tags"]
+                )
+            refused = upload(http, song, vocabulary="gtzan")
+            assert refused.status_code == 422
+            assert (
+                "no vocabulary 'gtzan'" in refused.json()["detail"] and "msd, mtt" in refused.json()["detail"]
+            )
+            assert http.get(both["taggram_url"], params={"vocabulary": "gtzan"}).status_code == 422
+    finally:
+        server.stop()
