@@ -35,11 +35,11 @@ from bench.songs import real_excerpts, song_variants
 from service.schemas import TagResult
 from service.upload import receive_upload
 from tagger.batcher import Batcher
-from tagger.inference import ServingModel, configure_tensorflow
 from tagger.repository import ModelRepository
 from tagger.settings import Settings
 from tagger.song import TagPlan, build_record, decode_windows
 from tagger.store import ResultStore, open_store
+from tagger.tensorflow_engine import TensorFlowModel, configure_tensorflow
 
 TITLE = "Where a request's time goes"
 SONGS = {"30 s": (30.0, 5), "4 min": (240.0, 3)}  # label: (seconds, requests timed)
@@ -102,7 +102,7 @@ async def _body(content: bytes) -> AsyncIterator[bytes]:
 
 
 async def one_request(
-    song: Path, plan: TagPlan, model: ServingModel, settings: Settings, store: ResultStore
+    song: Path, plan: TagPlan, model: TensorFlowModel, settings: Settings, store: ResultStore
 ) -> Steps:
     """The steps of `TaggingService.tag` for `song`, timed one by one."""
     request = httpx.Request(
@@ -183,7 +183,7 @@ def measure_song(
 def run() -> str:
     settings = Settings()
     device = configure_tensorflow(settings.runtime)
-    model = ServingModel(ModelRepository(models_dir()).resolve(DEFAULT_MODEL).path, device=device)
+    model = TensorFlowModel(ModelRepository(models_dir()).resolve(DEFAULT_MODEL).path, device=device)
     model.warm_up(sorted({1, settings.batch_size_for(device)}))
     plan = TagPlan.for_model(model.metadata, None)
     results = {}

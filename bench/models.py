@@ -25,10 +25,10 @@ import tensorflow as tf
 
 from bench.flops import MATMUL_SIZE, Matmul, flops_per_window
 from bench.report import Target, Timing, markdown_table, spread, target_line, timed
-from tagger.inference import ServingModel, configure_tensorflow
 from tagger.model_format import ModelCard
 from tagger.repository import ModelRepository
 from tagger.settings import Settings
+from tagger.tensorflow_engine import TensorFlowModel, configure_tensorflow
 
 TITLE = "Model throughput and FLOP/s"
 MUSICNN_PORTS = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
@@ -98,7 +98,7 @@ def shipped_models(scratch: Path) -> dict[str, Path]:
 
 
 def measure_model(name: str, version_dir: Path, matmul: Matmul, device: str) -> ModelResult:
-    model = ServingModel(version_dir, device=device)
+    model = TensorFlowModel(version_dir, device=device)
     flops = flops_per_window(model.signature, model.metadata.window_samples)
     rng = np.random.default_rng(0)
     window = 0.1 * rng.standard_normal(model.metadata.window_samples).astype(np.float32)
@@ -138,7 +138,7 @@ class XlaComparison:
 
 def compare_xla(name: str, version_dir: Path, batch: int, device: str) -> XlaComparison:
     """The plain signature vs the same signature inside `tf.function(jit_compile=True)`, alternating."""
-    model = ServingModel(version_dir, device=device)
+    model = TensorFlowModel(version_dir, device=device)
     plain = model.signature
     compiled = tf.function(lambda waveform: plain(waveform=waveform), jit_compile=True)
     rng = np.random.default_rng(0)

@@ -1,8 +1,8 @@
 """The API, the batch CLI and Beam load a model through one function, with the same runtime settings.
 
-`tagger.repository.load_model` applies the device, thread and precision settings and logs what it
-applied; each path is run for real here with the same `TAGGER_*` runtime settings and must log the
-same line. Beam workers get the launcher's settings, not their own environment's.
+`tagger.repository.load_model` picks the engine, applies the device, thread and precision settings
+and logs what it applied; each path is run for real here with the same `TAGGER_*` runtime settings
+and must log the same line. Beam workers get the launcher's settings, not their own environment's.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from support.server_process import ServerProcess
 from support.service_helpers import DEFAULT_MODEL, MAX_DURATION_S, server_settings
 
 RUNTIME = {"TAGGER_TF_INTRA_OP_THREADS": "1", "TAGGER_TF_INTER_OP_THREADS": "3"}
-LOADED = f"loaded {DEFAULT_MODEL} v1 on /CPU:0 (1 intra-op / 3 inter-op threads, GPU mixed precision off)"
+LOADED = (
+    f"loaded {DEFAULT_MODEL} v1 with openvino on CPU "
+    "(1 intra-op / 3 inter-op threads, GPU mixed precision off)"
+)
 
 
 def functions_called(path: Path) -> set[str]:
@@ -37,7 +40,7 @@ def test_only_the_repository_builds_and_configures_models() -> None:
     builders = {
         str(path.relative_to(REPO))
         for path in modules
-        if {"ServingModel", "configure_tensorflow"} & functions_called(path)
+        if {"TensorFlowModel", "OpenVINOModel", "configure_tensorflow"} & functions_called(path)
     }
     assert builders == {"tagger/repository.py"}
     loaders = {str(path.relative_to(REPO)) for path in modules if "load_model" in functions_called(path)}

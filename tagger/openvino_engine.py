@@ -1,0 +1,73 @@
+"""The OpenVINO engine: the exported SavedModel converted in memory and compiled for the CPU.
+
+The CPU engine (`TAGGER_ENGINE=auto` without an NVIDIA GPU): `openvino.convert_model` reads the
+SavedModel itself, Kapre's STFT included, without importing TensorFlow, so a CPU process starts in
+about a second instead of eight (docs/benchmarks.md, "Start-up"). The SavedModel stays the one
+artefact: the conversion takes well under a second per model and is redone by every process.
+
+Compiled with the throughput hint (one stream per core) and float32 inference, so scores match
+TensorFlow's (tests/core/test_engines.py); `predict` splits each batch over the streams and keeps
+them all busy, which is where OpenVINO gains on TensorFlow (docs/benchmarks.md, "Inference engines").
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from tagger.arrays import FloatArray
+from tagger.inference import ServingModel, window_predictions
+from tagger.model_format import EMBEDDING_OUTPUT, SCORES_OUTPUT, read_metadata
+from tagger.predictions import WindowPrediction
+
+# OpenVINO falls back to its built-in no-op telemetry when `openvino_telemetry` cannot be imported.
+# Its real telemetry tries the network on import and on conversion: offline that costs seconds per
+# conversion and at process exit, and a tagging service has no business reporting usage anyway.
+sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
+
+import openvino as ov  # noqa: E402 (must come after switching telemetry off)
+
+
+class OpenVINOModel(ServingModel):
+    """One exported model version compiled for OpenVINO's CPU plugin with `threads` threads."""
+
+    engine = "openvino"
+    device = "CPU"
+
+    def __init__(self, version_dir: Path, *, threads: int) -> None:
+        self.metadata = read_metadata(version_dir)
+        compiled = ov.Core().compile_model(
+            ov.convert_model(str(version_dir)),
+            "CPU",
+            {
+                "PERFORMANCE_HINT": "THROUGHPUT",
+                "INFERENCE_NUM_THREADS": threads,
+                # Some CPUs would otherwise run in bfloat16 and move scores far beyond TensorFlow parity.
+                "INFERENCE_PRECISION_HINT": "f32",
+            },
+        )
+        self.streams = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        self._requests = [compiled.create_infer_request() for _ in range(self.streams)]
+        self._lock = threading.Lock()  # the requests are reused: one batch at a time per model
+
+    def predict(self, windows: list[FloatArray]) -> list[WindowPrediction]:
+        batch = np.stack(windows).astype(np.float32, copy=False)
+        parts = np.array_split(batch, min(self.streams, len(batch)))
+        with self._lock:
+            for request, part in zip(self._requests, parts, strict=False):
+                request.start_async({0: part})
+            outputs = []
+            for request, _ in zip(self._requests, parts, strict=False):
+                request.wait()
+                outputs.append(
+                    (
+                        request.get_tensor(SCORES_OUTPUT).data.copy(),
+                        request.get_tensor(EMBEDDING_OUTPUT).data.copy(),
+                    )
+                )
+        return window_predictions(
+            np.concatenate([scores for scores, _ in outputs]), np.concatenate([emb for _, emb in outputs])
+        )

@@ -1,0 +1,75 @@
+"""OpenVINO scores every exported model like TensorFlow: the pretrained ports and the tiny test exports.
+
+Both engines load the same SavedModel through `tagger.repository.load_model` and score the same
+windows of a real recording (decoded and cut as the service does); batches of 1, 5 and 16 windows
+exercise OpenVINO's split of a batch over its streams. Scores must agree within 1e-5 (the issue's
+bound); embeddings within 1e-4 absolute, because they are unbounded activations (up to ~30 for
+musicnn's penultimate layer) and float32 sums in a different order differ in their last digits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from support.debian_music import debian_music
+from support.tiny_model import export_tiny_model
+from tagger.arrays import FloatArray
+from tagger.inference import ServingModel
+from tagger.model_format import read_metadata
+from tagger.repository import ModelRepository, load_model
+from tagger.settings import EngineSetting, Runtime
+from tagger.song import TagPlan, decode_windows
+
+REPO = Path(__file__).resolve().parents[2]
+PRETRAINED = ModelRepository(REPO / "saved_models")
+SCORE_TOLERANCE = 1e-5
+EMBEDDING_TOLERANCE = 1e-4
+BATCH_SIZES = (1, 5, 16)
+
+
+def engine(version_dir: Path, name: EngineSetting) -> ServingModel:
+    return load_model(version_dir, Runtime(intra_op_threads=2, inter_op_threads=1, engine=name))
+
+
+def real_windows(version_dir: Path, count: int) -> list[FloatArray]:
+    """The first `count` windows of a real recording, decoded and cut as the service does."""
+    plan = TagPlan.for_model(read_metadata(version_dir), None)
+    windows = decode_windows(debian_music()[0], plan, min_seconds=0, max_seconds=900).windows
+    assert len(windows) >= count, f"the recording gives only {len(windows)} windows"
+    return windows[:count]
+
+
+def assert_engines_agree(version_dir: Path) -> None:
+    tensorflow, openvino = engine(version_dir, "tensorflow"), engine(version_dir, "openvino")
+    assert (tensorflow.engine, openvino.engine) == ("tensorflow", "openvino")
+    windows = real_windows(version_dir, max(BATCH_SIZES))
+    for size in BATCH_SIZES:
+        expected, actual = tensorflow.predict(windows[:size]), openvino.predict(windows[:size])
+        assert len(actual) == size
+        scores = np.abs(np.stack([p.scores for p in expected]) - np.stack([p.scores for p in actual]))
+        embeddings = np.abs(
+            np.stack([p.embedding for p in expected]) - np.stack([p.embedding for p in actual])
+        )
+        assert scores.max() <= SCORE_TOLERANCE, f"batch {size}: scores differ by {scores.max():.2e}"
+        assert embeddings.max() <= EMBEDDING_TOLERANCE, (
+            f"batch {size}: embeddings differ by {embeddings.max():.2e}"
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(PRETRAINED.catalog().models))
+def test_openvino_matches_tensorflow_on_the_pretrained_models(name: str) -> None:
+    assert_engines_agree(PRETRAINED.resolve(name).path)
+
+
+@pytest.mark.parametrize(("sample_rate", "window_samples"), [(16_000, 16_000), (8_000, 4_000)])
+def test_openvino_matches_tensorflow_on_the_tiny_exports(
+    tmp_path: Path, sample_rate: int, window_samples: int
+) -> None:
+    version_dir = export_tiny_model(
+        tmp_path, name="tiny", sample_rate=sample_rate, window_samples=window_samples, seed=sample_rate
+    )
+    assert_engines_agree(version_dir)
