@@ -22,6 +22,9 @@ BENCHMARKS: dict[str, str] = {
     "serve_load": "bench.serve_load",
     "input_pipeline": "bench.input_pipeline",
     "batch": "bench.batch",
+    "essentia": "bench.essentia_peer",
+    "engines": "bench.engines",
+    "startup": "bench.startup",
 }
 
 

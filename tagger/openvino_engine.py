@@ -31,6 +31,20 @@ sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
 import openvino as ov  # noqa: E402 (must come after switching telemetry off)
 
 
+def compile_for_cpu(version_dir: Path, *, threads: int, hint: str = "THROUGHPUT") -> ov.CompiledModel:
+    """The SavedModel converted in memory and compiled for the CPU in float32 with a performance `hint`."""
+    return ov.Core().compile_model(
+        ov.convert_model(str(version_dir)),
+        "CPU",
+        {
+            "PERFORMANCE_HINT": hint,
+            "INFERENCE_NUM_THREADS": threads,
+            # Some CPUs would otherwise run in bfloat16 and move scores far beyond TensorFlow parity.
+            "INFERENCE_PRECISION_HINT": "f32",
+        },
+    )
+
+
 class OpenVINOModel(ServingModel):
     """One exported model version compiled for OpenVINO's CPU plugin with `threads` threads."""
 
@@ -39,16 +53,7 @@ class OpenVINOModel(ServingModel):
 
     def __init__(self, version_dir: Path, *, threads: int) -> None:
         self.metadata = read_metadata(version_dir)
-        compiled = ov.Core().compile_model(
-            ov.convert_model(str(version_dir)),
-            "CPU",
-            {
-                "PERFORMANCE_HINT": "THROUGHPUT",
-                "INFERENCE_NUM_THREADS": threads,
-                # Some CPUs would otherwise run in bfloat16 and move scores far beyond TensorFlow parity.
-                "INFERENCE_PRECISION_HINT": "f32",
-            },
-        )
+        compiled = compile_for_cpu(version_dir, threads=threads)
         self.streams = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self._requests = [compiled.create_infer_request() for _ in range(self.streams)]
         self._lock = threading.Lock()  # the requests are reused: one batch at a time per model
