@@ -41,6 +41,8 @@ CACHE = REPO / ".cache"
 ESSENTIA_VENV = CACHE / "essentia-venv"
 # essentia-tensorflow publishes only pre-releases; this one has a cp311 wheel bundling libtensorflow 2.5.
 ESSENTIA_PACKAGES = ["essentia-tensorflow==2.1b6.dev1389", "numpy==2.4.6", "pyyaml==6.0.4", "six==1.17.0"]
+# The interpreter this venv was made from: Python 3.11, which the pinned wheel is built for.
+BASE_PYTHON = str(Path(sys.base_prefix, "bin", f"python{sys.version_info.major}.{sys.version_info.minor}"))
 GRAPH = CACHE / "essentia-graphs" / f"{DEFAULT_MODEL}.pb"
 CATALOGUE_STARTS = (20.0, 80.0, 140.0, 200.0)  # seconds into each Debian track
 CATALOGUE_FILES, CATALOGUE_SECONDS = 10, 59.0
@@ -58,7 +60,7 @@ def essentia_python() -> Path:
     python, marker = ESSENTIA_VENV / "bin" / "python", ESSENTIA_VENV / "installed.txt"
     if not marker.exists() or marker.read_text().split() != ESSENTIA_PACKAGES:
         logger.info("building Essentia's virtualenv in %s", ESSENTIA_VENV)
-        subprocess.run(["/usr/bin/python3", "-m", "venv", "--clear", str(ESSENTIA_VENV)], check=True)
+        subprocess.run([BASE_PYTHON, "-m", "venv", "--clear", str(ESSENTIA_VENV)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", *ESSENTIA_PACKAGES], check=True)
         marker.write_text("\n".join(ESSENTIA_PACKAGES))
     return python
