@@ -49,7 +49,7 @@ class OpenVINOModel(ServingModel):
     """One exported model version compiled for OpenVINO's CPU plugin with `threads` threads."""
 
     engine = "openvino"
-    device = "CPU"
+    device = "/CPU:0"  # the device names TensorFlow uses, which the API reports
 
     def __init__(self, version_dir: Path, *, threads: int) -> None:
         self.metadata = read_metadata(version_dir)

@@ -22,7 +22,7 @@ from support.service_helpers import DEFAULT_MODEL, MAX_DURATION_S, server_settin
 
 RUNTIME = {"TAGGER_TF_INTRA_OP_THREADS": "1", "TAGGER_TF_INTER_OP_THREADS": "3"}
 LOADED = (
-    f"loaded {DEFAULT_MODEL} v1 with openvino on CPU "
+    f"loaded {DEFAULT_MODEL} v1 with openvino on /CPU:0 "
     "(1 intra-op / 3 inter-op threads, GPU mixed precision off)"
 )
 

@@ -23,7 +23,7 @@ def test_auto_serves_with_openvino_on_this_gpu_less_machine(tiny_model: Path) ->
     assert not nvidia_gpu_present(), "this machine has an NVIDIA GPU: the test expects none"
     assert Settings().engine == "auto"
     model = load_model(tiny_model, Settings().runtime)
-    assert (model.engine, model.device) == ("openvino", "CPU")
+    assert (model.engine, model.device) == ("openvino", "/CPU:0")
 
 
 @pytest.mark.parametrize("engine", ["tensorflow", "openvino"])
