@@ -13,11 +13,12 @@ import logging
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from bench.report import markdown_table, spread
+from bench.report import Timing, markdown_table, spread, timed
 from bench.serving import models_dir
 from tagger.arrays import FloatArray
 from tagger.openvino_engine import compile_for_cpu
@@ -34,14 +35,25 @@ logger = logging.getLogger(__name__)
 Predict = Callable[[list[FloatArray]], list[WindowPrediction] | object]
 
 
-def one_in_flight(version_dir: Path, threads: int) -> tuple[Predict, float]:
-    """OpenVINO with the latency hint, one synchronous call per batch; and its convert + compile seconds."""
-    started = time.perf_counter()
+def one_in_flight(version_dir: Path, threads: int) -> Predict:
+    """OpenVINO with the latency hint, one synchronous call per batch."""
     request = compile_for_cpu(version_dir, threads=threads, hint="LATENCY").create_infer_request()
-    return (lambda windows: request.infer({0: np.stack(windows)})), time.perf_counter() - started
+    return lambda windows: request.infer({0: np.stack(windows)})
+
+
+def cell(timings: list[Timing], reference: list[Timing] | None = None) -> str:
+    """Windows/s by wall time (median, min–max), its ratio to `reference`, and windows per CPU-second."""
+    rate = BATCH / statistics.median(t.wall for t in timings)
+    ratio = (
+        "" if reference is None else f", {rate * statistics.median(t.wall for t in reference) / BATCH:.2f}×"
+    )
+    per_cpu = BATCH / statistics.median(t.cpu for t in timings)
+    return f"{spread([BATCH / t.wall for t in timings], digits=1)}{ratio}; {per_cpu:.1f} per CPU-s"
 
 
 def run() -> str:
+    import tagger.tensorflow_engine  # noqa: F401 (TensorFlow's import is not part of a model's load time)
+
     settings = Settings()
     rows = []
     for name, version in ModelRepository(models_dir()).catalog().models.items():
@@ -53,34 +65,28 @@ def run() -> str:
         loads, engines = {}, {}
         for engine in ("tensorflow", "openvino"):
             started = time.perf_counter()
-            model = load_model(version.path, Settings(engine=engine).runtime)
+            engines[engine] = load_model(version.path, Settings(engine=engine).runtime)
             loads[engine] = time.perf_counter() - started
-            engines[engine] = model
-        latency, loads["latency"] = one_in_flight(version.path, settings.tf_intra_op_threads)
         calls: dict[str, Predict] = {
             "tensorflow": engines["tensorflow"].predict,
-            "latency": latency,
+            "latency": one_in_flight(version.path, settings.tf_intra_op_threads),
             "openvino": engines["openvino"].predict,
         }
-        times: dict[str, list[float]] = {key: [] for key in calls}
+        times: dict[str, list[Timing]] = {key: [] for key in calls}
         for call in calls.values():
             call(windows)  # warm-up
         for _ in range(CALLS):
             for key, call in calls.items():
-                started = time.perf_counter()
-                call(windows)
-                times[key].append(time.perf_counter() - started)
+                times[key].append(timed(partial(call, windows)))
         expected = np.stack([p.scores for p in engines["tensorflow"].predict(windows)])
         actual = np.stack([p.scores for p in engines["openvino"].predict(windows)])
-        rate = {key: BATCH / statistics.median(values) for key, values in times.items()}
-        logger.info("%s: %s", name, {key: round(value, 1) for key, value in rate.items()})
-        per_second = {key: spread([BATCH / t for t in values], digits=1) for key, values in times.items()}
+        logger.info("%s: %s", name, {key: cell(value) for key, value in times.items()})
         rows.append(
             [
                 f"`{name}`",
-                per_second["tensorflow"],
-                f"{per_second['latency']} ({rate['latency'] / rate['tensorflow']:.2f}×)",
-                f"{per_second['openvino']} ({rate['openvino'] / rate['tensorflow']:.2f}×)",
+                cell(times["tensorflow"]),
+                cell(times["latency"], times["tensorflow"]),
+                cell(times["openvino"], times["tensorflow"]),
                 f"{loads['tensorflow']:.1f} / {loads['openvino']:.1f}",
                 f"{float(np.abs(expected - actual).max()):.1e}",
             ]
@@ -97,7 +103,8 @@ def run() -> str:
         rows,
     )
     return (
-        f"Batches of {BATCH} random windows, median (min–max) windows/s of {CALLS} calls per engine, "
+        f"Batches of {BATCH} random windows, median (min–max) windows/s of {CALLS} calls per engine, with "
+        "the ratio to TensorFlow's and windows per CPU-second of the process (steadier on a shared machine), "
         f"alternating; {settings.tf_intra_op_threads} threads each (the default: all CPUs). Load times are "
         "in a process that has already imported both engines (TensorFlow's import: see Start-up).\n\n" + table
     )
