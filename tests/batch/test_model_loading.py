@@ -11,6 +11,7 @@ import ast
 import logging
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,37 @@ def test_the_batch_cli_logs_the_same_runtime(catalogue: Catalogue, models_dir: P
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert LOADED in done.stderr
+
+
+# `python -m batch tag …` in a fresh interpreter, reporting afterwards whether TensorFlow was imported.
+CLI_THEN_MODULES = """
+import runpy, sys
+sys.argv = ["batch", *sys.argv[1:]]
+try:
+    runpy.run_module("batch", run_name="__main__")
+except SystemExit as done:
+    assert not done.code, done.code
+print("tensorflow imported:", "tensorflow" in sys.modules)
+"""
+
+
+def test_the_batch_cli_on_openvino_never_imports_tensorflow(
+    catalogue: Catalogue, models_dir: Path, tmp_path: Path
+) -> None:
+    env = batch_env({"TAGGER_MODELS_DIR": str(models_dir), "TAGGER_DB": str(tmp_path / "b.db")})
+    command = [
+        sys.executable,
+        "-c",
+        CLI_THEN_MODULES,
+        "tag",
+        str(catalogue.good[0]),
+        "--model",
+        DEFAULT_MODEL,
+    ]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "with openvino on /CPU:0" in done.stderr
+    assert done.stdout.splitlines()[-1] == "tensorflow imported: False"
 
 
 def test_beam_workers_use_the_launchers_runtime(
