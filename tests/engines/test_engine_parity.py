@@ -3,8 +3,8 @@
 Both engines load the same SavedModel through `tagger.repository.load_model` and score the same
 windows of a real recording (decoded and cut as the service does); batches of 1, 5 and 16 windows
 exercise OpenVINO's split of a batch over its streams. Scores must agree within 1e-5 (the issue's
-bound); embeddings within 1e-4 absolute, because they are unbounded activations (up to ~30 for
-musicnn's penultimate layer) and float32 sums in a different order differ in their last digits.
+bound; measured ≤ 4e-7); embeddings within 2e-5 absolute: they are unbounded activations (up to ~3
+for the ported models) summed in float32 in another order, measured ≤ 5e-6.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tagger.song import TagPlan, decode_windows
 REPO = Path(__file__).resolve().parents[2]
 PRETRAINED = ModelRepository(REPO / "saved_models")
 SCORE_TOLERANCE = 1e-5
-EMBEDDING_TOLERANCE = 1e-4
+EMBEDDING_TOLERANCE = 2e-5
 BATCH_SIZES = (1, 5, 16)
 
 
@@ -59,7 +59,6 @@ def assert_engines_agree(version_dir: Path) -> None:
         )
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PRETRAINED.catalog().models))
 def test_openvino_matches_tensorflow_on_the_pretrained_models(name: str) -> None:
     assert_engines_agree(PRETRAINED.resolve(name).path)
