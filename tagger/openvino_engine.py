@@ -1,13 +1,15 @@
 """The OpenVINO engine: the exported SavedModel converted in memory and compiled for the CPU.
 
 The CPU engine (`TAGGER_ENGINE=auto` without an NVIDIA GPU): `openvino.convert_model` reads the
-SavedModel itself, Kapre's STFT included, without importing TensorFlow, so a CPU process starts in
-about a second instead of eight (docs/benchmarks.md, "Start-up"). The SavedModel stays the one
-artefact: the conversion takes well under a second per model and is redone by every process.
+SavedModel itself, Kapre's STFT included, without importing TensorFlow, so a CPU process starts
+several times sooner and in half the memory (docs/benchmarks.md, "Start-up and memory per engine").
+The SavedModel stays the one artefact: conversion takes under a second per model, in memory, in
+every process (nothing is written next to the models, which the server may not be able to write).
 
 Compiled with the throughput hint (one stream per core) and float32 inference, so scores match
-TensorFlow's (tests/core/test_engines.py); `predict` splits each batch over the streams and keeps
-them all busy, which is where OpenVINO gains on TensorFlow (docs/benchmarks.md, "Inference engines").
+TensorFlow's (tests/engines/test_engine_parity.py); `predict` splits each batch over the streams so
+that one batch keeps every core busy (docs/benchmarks.md, "Inference engines", compares it with one
+batch in flight).
 """
 
 from __future__ import annotations
@@ -61,18 +63,12 @@ class OpenVINOModel(ServingModel):
     def predict(self, windows: list[FloatArray]) -> list[WindowPrediction]:
         batch = np.stack(windows).astype(np.float32, copy=False)
         parts = np.array_split(batch, min(self.streams, len(batch)))
+        requests = self._requests[: len(parts)]
         with self._lock:
-            for request, part in zip(self._requests, parts, strict=False):
+            for request, part in zip(requests, parts, strict=True):
                 request.start_async({0: part})
-            outputs = []
-            for request, _ in zip(self._requests, parts, strict=False):
+            for request in requests:
                 request.wait()
-                outputs.append(
-                    (
-                        request.get_tensor(SCORES_OUTPUT).data.copy(),
-                        request.get_tensor(EMBEDDING_OUTPUT).data.copy(),
-                    )
-                )
-        return window_predictions(
-            np.concatenate([scores for scores, _ in outputs]), np.concatenate([emb for _, emb in outputs])
-        )
+            scores = np.concatenate([request.get_tensor(SCORES_OUTPUT).data for request in requests])
+            embeddings = np.concatenate([request.get_tensor(EMBEDDING_OUTPUT).data for request in requests])
+        return window_predictions(scores, embeddings)
