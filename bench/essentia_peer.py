@@ -88,6 +88,8 @@ def catalogue_files(directory: Path) -> list[Path]:
         for start in CATALOGUE_STARTS
         for path in real_excerpts(directory, CATALOGUE_SECONDS, start=start)
     ]
+    for extra in files[CATALOGUE_FILES:]:  # the batch CLI tags the whole folder
+        extra.unlink()
     return files[:CATALOGUE_FILES]
 
 
