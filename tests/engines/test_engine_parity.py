@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -18,10 +19,12 @@ from support.debian_music import debian_music
 from support.tiny_model import export_tiny_model
 from tagger.arrays import FloatArray
 from tagger.inference import ServingModel
-from tagger.model_format import read_metadata
+from tagger.model_format import ModelCard, read_metadata
 from tagger.repository import ModelRepository, load_model
 from tagger.settings import EngineSetting, Runtime
 from tagger.song import TagPlan, decode_windows
+from training.export import export_model
+from training.zoo import PRESETS, build_preset
 
 REPO = Path(__file__).resolve().parents[2]
 PRETRAINED = ModelRepository(REPO / "saved_models")
@@ -70,5 +73,23 @@ def test_openvino_matches_tensorflow_on_the_tiny_exports(
 ) -> None:
     version_dir = export_tiny_model(
         tmp_path, name="tiny", sample_rate=sample_rate, window_samples=window_samples, seed=sample_rate
+    )
+    assert_engines_agree(version_dir)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: OpenVINO differs from TensorFlow by ~2e-5 on transformer_tiny (dB front end with "
+    "reflect pad, power 2, amin 1e-10, then attention); which op is responsible is not found yet",
+)
+def test_openvino_matches_tensorflow_on_the_transformer_front_end(tmp_path: Path) -> None:
+    keras.utils.set_random_seed(3)
+    version_dir = export_model(
+        build_preset("transformer_tiny", num_tags=8),
+        output_dir=tmp_path,
+        name="transformer_tiny",
+        tags=[f"tag{index}" for index in range(8)],
+        frontend=PRESETS["transformer_tiny"].frontend,
+        card=ModelCard(architecture="transformer_tiny", training_data="none: random weights (test fixture)"),
     )
     assert_engines_agree(version_dir)
