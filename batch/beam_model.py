@@ -3,8 +3,8 @@
 Beam 2.77's own TensorFlow handler does not fit: `apache_beam.ml.inference.tensorflow_inference`
 imports `tensorflow_hub` (not a dependency of this project) and loads models with
 `tf.keras.models.load_model`, which Keras 3 refuses for a SavedModel directory. This handler wraps
-`tagger.inference.ServingModel` instead, so Beam calls the same `serving_default` signature, with
-the same device placement, as the API.
+`tagger.inference.ServingModel` instead, so Beam runs the same engine (OpenVINO on CPU workers,
+TensorFlow on GPU ones), with the same settings, as the API.
 
 Models may live on any filesystem Beam knows (local, gs://, s3://, …): the launcher reads the
 metadata there, and each worker copies the version directory to its local disk once and loads it.

@@ -25,6 +25,9 @@ BENCHMARKS: dict[str, str] = {
     "batch": "bench.batch",
     "replicas": "bench.replicas",
     "music_student": "bench.music_student",
+    "essentia": "bench.essentia_peer",
+    "engines": "bench.engines",
+    "startup": "bench.startup",
 }
 
 

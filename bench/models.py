@@ -3,7 +3,7 @@
 Models: the four musicnn ports in TAGGER_MODELS_DIR (default `saved_models/`) and the zoo's
 `transformer` and `resnet` presets with random weights, exported to a temporary directory with
 `training.export` (no trained ones ship yet; random weights cost the same arithmetic). Each runs
-through `tagger.inference.ServingModel`, the server's own code path, with the server's default
+through `tagger.tensorflow_engine.TensorFlowModel`, the server's TensorFlow code path, with its default
 thread pools. Each timed model call is paired with a timed `MATMUL_SIZE` matmul right before it,
 so the percentage of the ceiling compares two measurements taken under the same background load.
 Batch sizes whose single call would take longer than `CALL_LIMIT_S` are skipped to keep the run
@@ -25,9 +25,9 @@ import tensorflow as tf
 
 from bench.flops import MATMUL_SIZE, Matmul, flops_per_window
 from bench.report import Target, Timing, markdown_table, spread, target_line, timed
-from tagger.inference import ServingModel, configure_tensorflow
 from tagger.repository import ModelRepository
 from tagger.settings import Settings
+from tagger.tensorflow_engine import TensorFlowModel, configure_tensorflow
 
 TITLE = "Model throughput and FLOP/s"
 MUSICNN_PORTS = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
@@ -89,7 +89,7 @@ def shipped_models(scratch: Path) -> dict[str, Path]:
 
 
 def measure_model(name: str, version_dir: Path, matmul: Matmul, device: str) -> ModelResult:
-    model = ServingModel(version_dir, device=device)
+    model = TensorFlowModel(version_dir, device=device)
     flops = flops_per_window(model.signature, model.metadata.window_samples)
     rng = np.random.default_rng(0)
     window = 0.1 * rng.standard_normal(model.metadata.window_samples).astype(np.float32)
@@ -129,7 +129,7 @@ class XlaComparison:
 
 def compare_xla(name: str, version_dir: Path, batch: int, device: str) -> XlaComparison:
     """The plain signature vs the same signature inside `tf.function(jit_compile=True)`, alternating."""
-    model = ServingModel(version_dir, device=device)
+    model = TensorFlowModel(version_dir, device=device)
     plain = model.signature
     compiled = tf.function(lambda waveform: plain(waveform=waveform), jit_compile=True)
     rng = np.random.default_rng(0)
@@ -178,7 +178,8 @@ def report(
         f"{spread([matmul_flops / p.wall for p in products], scale=1e-9)} GFLOP/s of wall time and "
         f"{spread([matmul_flops / p.cpu for p in products], scale=1e-9)} GFLOP per CPU-second over the "
         f"{len(products)} products timed in this run, one right before every model call. Each cell is "
-        f"the median (min–max) of {RUNS} calls of `ServingModel.predict` (the server's code path) on random "
+        f"the median (min–max) of {RUNS} calls of `TensorFlowModel.predict` (the server's TensorFlow path) "
+        "on random "
         "windows. % of ceiling divides the model's FLOP/s by the matmul's, pair by pair, by wall time and "
         "by the process's CPU time; other processes on this shared machine swing wall-time rates by 2–4× "
         "within seconds, so the CPU-time ratio (how well the cores we got were used) is the steady one and "

@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.report import Target, markdown_table, measured, target_line
-from tagger.inference import ServingModel, configure_tensorflow
-from tagger.repository import ModelRepository
+from tagger.repository import ModelRepository, load_model
 from tagger.settings import Runtime
 
 TITLE = "Music student: cost against its four teachers"
@@ -29,11 +28,9 @@ COST_TARGET = 0.25  # of one MSD_musicnn
 
 
 def run() -> str:
-    configure_tensorflow(Runtime(intra_op_threads=1, inter_op_threads=1))
+    runtime = Runtime(intra_op_threads=1, inter_op_threads=1)  # the serving engine this machine picks
     repository = ModelRepository(Path(os.environ.get("TAGGER_MODELS_DIR", "saved_models")))
-    models = {
-        name: ServingModel(repository.resolve(name).path, device="/CPU:0") for name in (STUDENT, *TEACHERS)
-    }
+    models = {name: load_model(repository.resolve(name).path, runtime) for name in (STUDENT, *TEACHERS)}
     window_samples = models[STUDENT].metadata.window_samples
     audio_seconds = BATCH * models[STUDENT].metadata.window_seconds
     windows = list(np.random.default_rng(0).normal(0, 0.1, (BATCH, window_samples)).astype(np.float32))

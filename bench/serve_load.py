@@ -30,9 +30,9 @@ from bench.serving import DEFAULT_MODEL, models_dir, running_server
 from bench.songs import real_excerpts, song_variants
 from support.server_process import ServerProcess
 from support.service_helpers import metric
-from tagger.inference import ServingModel, configure_tensorflow
 from tagger.repository import ModelRepository
 from tagger.settings import Settings
+from tagger.tensorflow_engine import TensorFlowModel, configure_tensorflow
 
 TITLE = "Service under load"
 CLIENT_LEVELS = (1, 4, 16, 64)
@@ -147,7 +147,7 @@ def measure_serving(variants: list[Path], scratch: Path) -> dict[str, list[Level
 def measure_model(settings: Settings) -> dict[int, list[Timing]]:
     """Calls of the model alone per batch size, with the server's thread pools."""
     device = configure_tensorflow(settings.runtime)
-    model = ServingModel(ModelRepository(models_dir()).resolve(DEFAULT_MODEL).path, device=device)
+    model = TensorFlowModel(ModelRepository(models_dir()).resolve(DEFAULT_MODEL).path, device=device)
     rng = np.random.default_rng(0)
     window = 0.1 * rng.standard_normal(model.metadata.window_samples).astype(np.float32)
     timings: dict[int, list[Timing]] = {size: [] for size in MODEL_BATCH_SIZES}

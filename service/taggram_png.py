@@ -1,7 +1,8 @@
 """Draw a taggram (tags × time heatmap) as a PNG.
 
 Uses matplotlib's object API on an Agg canvas, not pyplot: no global figure state, so several
-threads can render at once.
+threads can render at once. matplotlib is imported on the first PNG, not at start-up, where it cost
+about half a second of every server start (docs/benchmarks.md, "Start-up and memory per engine").
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 INCHES_PER_TAG = 0.22
 MIN_HEIGHT_INCHES = 3.0
@@ -22,6 +21,9 @@ def render_taggram_png(
     *, tags: list[str], times: np.ndarray, window_seconds: float, scores: np.ndarray, title: str
 ) -> bytes:
     """PNG bytes of `scores` (n_windows, n_tags) with one row per tag and time in seconds along x."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     height = max(MIN_HEIGHT_INCHES, 1.5 + INCHES_PER_TAG * len(tags))
     figure = Figure(figsize=(WIDTH_INCHES, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)

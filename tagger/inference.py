@@ -1,72 +1,52 @@
-"""Run exported tagging models: load a SavedModel, place it on a device, score batches of windows.
+"""What every inference engine offers the rest of the core: one exported model scoring lists of windows.
 
-Only TensorFlow is needed: the Kapre front end is inside the graph, so neither Keras, Kapre nor
-librosa is imported here. Nothing in this module knows about HTTP.
+Engine-neutral on purpose: importing it loads no engine, so listing models, the HTTP app and the
+batch CLI's start-up pay for TensorFlow or OpenVINO only when `tagger.repository.load_model`
+picks one (`tagger/engine_choice.py` says which).
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from abc import ABC, abstractmethod
 
 import numpy as np
-import tensorflow as tf
 
 from tagger.arrays import FloatArray
-from tagger.model_format import EMBEDDING_OUTPUT, SCORES_OUTPUT, SIGNATURE, ModelMetadata, read_metadata
+from tagger.model_format import ModelMetadata
 from tagger.predictions import WindowPrediction
-from tagger.settings import Runtime
 
 logger = logging.getLogger(__name__)
 
 
-def configure_tensorflow(runtime: Runtime) -> str:
-    """Set TF's thread pools, GPU memory growth and precision; returns the device models should run on.
-
-    Must run before TensorFlow executes its first op (it refuses to change these afterwards),
-    which is why it is a separate step the server calls first; inside a process that already ran
-    TF (a test session) the existing configuration is kept.
-    """
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus and runtime.gpu_mixed_precision:
-        # Grappler rewrites every graph it optimises: float16 matmuls and convolutions, float32 elsewhere.
-        tf.config.optimizer.set_experimental_options({"auto_mixed_precision": True})
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(runtime.intra_op_threads)
-        tf.config.threading.set_inter_op_parallelism_threads(runtime.inter_op_threads)
-        for gpu in gpus:
-            # Without growth TF reserves the whole GPU's memory for the first model it loads.
-            tf.config.experimental.set_memory_growth(gpu, True)
-    except RuntimeError as error:  # another component of this process ran TF first
-        logger.warning("TensorFlow was already initialised; keeping its configuration (%s)", error)
-    return "/GPU:0" if gpus else "/CPU:0"
-
-
-class ServingModel:
-    """One exported model version, loaded on `device`, scoring lists of windows.
+class ServingModel(ABC):
+    """One exported model version on one engine and device.
 
     `predict` has the list-in/list-out batching contract: one `WindowPrediction` per input window,
-    in order, whatever the batch size.
+    in order, whatever the batch size. Calls may come from any thread, one at a time.
     """
 
-    def __init__(self, version_dir: Path, *, device: str) -> None:
-        self.metadata: ModelMetadata = read_metadata(version_dir)
-        self.device = device
-        with tf.device(device):
-            self._saved_model = tf.saved_model.load(str(version_dir))
-        # The exported `serving_default` function: waveform (batch, window_samples) -> scores, embedding.
-        self.signature = self._saved_model.signatures[SIGNATURE]
+    engine: str
+    device: str
+    metadata: ModelMetadata
 
-    def predict(self, windows: list[FloatArray]) -> list[WindowPrediction]:
-        with tf.device(self.device):
-            outputs = self.signature(waveform=tf.constant(np.stack(windows), dtype=tf.float32))
-        scores = outputs[SCORES_OUTPUT].numpy()
-        embeddings = outputs[EMBEDDING_OUTPUT].numpy()
-        return [WindowPrediction(s, e) for s, e in zip(scores, embeddings, strict=True)]
+    @abstractmethod
+    def predict(self, windows: list[FloatArray]) -> list[WindowPrediction]: ...
 
     def warm_up(self, batch_sizes: list[int]) -> None:
-        """Run silence through the graph once per batch size, so first requests are not slow."""
+        """Run silence through the model once per batch size, so first requests are not slow."""
         silence = np.zeros(self.metadata.window_samples, dtype=np.float32)
         for size in batch_sizes:
             self.predict([silence] * size)
-        logger.info("model %s v%d warm on %s", self.metadata.name, self.metadata.version, self.device)
+        logger.info(
+            "model %s v%d warm on %s (%s)",
+            self.metadata.name,
+            self.metadata.version,
+            self.device,
+            self.engine,
+        )
+
+
+def window_predictions(scores: FloatArray, embeddings: FloatArray) -> list[WindowPrediction]:
+    """Rows of an engine's two outputs, paired per window."""
+    return [WindowPrediction(s, e) for s, e in zip(scores, embeddings, strict=True)]

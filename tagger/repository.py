@@ -2,10 +2,10 @@
 
 One answer to "which version" for every path (the API, the batch CLI, Beam and training's
 tools): the highest numbered version directory that is complete (`saved_model.pb` and our
-metadata), as TensorFlow Serving picks it. One way to load: `load_model` applies the runtime
-settings (device, threads, precision) first, so the API, the batch CLI and Beam workers run a
-model identically. A model that cannot be read or loaded is reported by name with its reason and
-skipped; it never takes the others down.
+metadata), as TensorFlow Serving picks it. One way to load: `load_model` picks the engine
+(`tagger/engine_choice.py`) and applies the runtime settings (device, threads, precision) first, so
+the API, the batch CLI and Beam workers run a model identically. A model that cannot be read or
+loaded is reported by name with its reason and skipped; it never takes the others down.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from tagger.engine_choice import choose_engine
 from tagger.errors import ModelNotFoundError
 from tagger.model_format import METADATA_FILE, SAVED_MODEL_FILE, ModelMetadata, read_metadata
 from tagger.settings import Runtime
 
-if TYPE_CHECKING:  # importing tagger.inference loads TensorFlow; listing models never needs it
+if TYPE_CHECKING:
     from tagger.inference import ServingModel
 
 logger = logging.getLogger(__name__)
@@ -102,16 +103,25 @@ class ModelRepository:
 
 
 def load_model(version_dir: Path, runtime: Runtime) -> ServingModel:
-    """Load an exported version for serving, with `runtime`'s device, threads and precision applied."""
-    from tagger.inference import ServingModel, configure_tensorflow
+    """Load an exported version for serving on `runtime`'s engine, with its threads and precision applied.
 
-    device = configure_tensorflow(runtime)
-    model = ServingModel(version_dir, device=device)
+    Each engine is imported here, on first use: the OpenVINO path never imports TensorFlow.
+    """
+    model: ServingModel
+    if choose_engine(runtime.engine) == "openvino":
+        from tagger.openvino_engine import OpenVINOModel
+
+        model = OpenVINOModel(version_dir, threads=runtime.intra_op_threads)
+    else:
+        from tagger.tensorflow_engine import TensorFlowModel, configure_tensorflow
+
+        model = TensorFlowModel(version_dir, device=configure_tensorflow(runtime))
     logger.info(
-        "loaded %s v%d on %s (%d intra-op / %d inter-op threads, GPU mixed precision %s)",
+        "loaded %s v%d with %s on %s (%d intra-op / %d inter-op threads, GPU mixed precision %s)",
         model.metadata.name,
         model.metadata.version,
-        device,
+        model.engine,
+        model.device,
         runtime.intra_op_threads,
         runtime.inter_op_threads,
         "on" if runtime.gpu_mixed_precision else "off",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,13 +22,17 @@ def available_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+EngineSetting = Literal["auto", "tensorflow", "openvino"]
+
+
 @dataclass(frozen=True)
 class Runtime:
-    """How TensorFlow runs a model in this process; the same for the API, the batch CLI and Beam workers."""
+    """How a model runs in this process; the same for the API, the batch CLI and Beam workers."""
 
     intra_op_threads: int
     inter_op_threads: int
     gpu_mixed_precision: bool = False
+    engine: EngineSetting = "auto"
 
 
 class Settings(BaseSettings):
@@ -72,6 +77,9 @@ class Settings(BaseSettings):
     # float16 matmuls and convolutions on a GPU (TensorFlow's automatic mixed precision); ignored on CPU.
     # Off by default: reduced precision moves scores beyond the musicnn parity tolerance.
     gpu_mixed_precision: bool = False
+    # auto: OpenVINO on CPU, TensorFlow when an NVIDIA GPU is present (tagger/engine_choice.py).
+    # OpenVINO uses TAGGER_TF_INTRA_OP_THREADS threads in all.
+    engine: EngineSetting = "auto"
 
     log_level: str = "info"
 
@@ -84,7 +92,9 @@ class Settings(BaseSettings):
 
     @property
     def runtime(self) -> Runtime:
-        return Runtime(self.tf_intra_op_threads, self.tf_inter_op_threads, self.gpu_mixed_precision)
+        return Runtime(
+            self.tf_intra_op_threads, self.tf_inter_op_threads, self.gpu_mixed_precision, self.engine
+        )
 
     @property
     def max_upload_bytes(self) -> int:

@@ -25,7 +25,7 @@ from tagger.song import SongWindows, TagPlan, build_record, decode_windows
 from tagger.store import open_store
 from tagger.timings import StageTimes
 
-if TYPE_CHECKING:  # TensorFlow is imported on the inference thread when models load, not at import
+if TYPE_CHECKING:  # the engine is imported on the inference thread when models load, not at import
     from tagger.inference import ServingModel
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,8 @@ class TaggingService:
         self.store = open_store(settings.db)
         self.device: str | None = None
         self._batchers: dict[str, Batcher[FloatArray, WindowPrediction]] = {}
-        # One thread runs every TensorFlow call: on few cores, parallel model calls only compete.
+        # One thread runs every model call: on few cores, parallel model calls only compete (an engine may
+        # still split one call over its own streams, as OpenVINO does).
         self._inference_pool = ThreadPoolExecutor(1, thread_name_prefix="inference")
         self._decode_pool = ThreadPoolExecutor(settings.decode_workers, thread_name_prefix="decode")
 

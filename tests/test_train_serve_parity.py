@@ -28,7 +28,10 @@ from training.export import export_untrained
 
 pytestmark = pytest.mark.slow
 
-TOLERANCE = 1e-5
+# Per serving engine. TensorFlow runs the very graph evaluation runs. OpenVINO agrees with it within
+# 4e-7 on the musicnn/vgg ports, but within only ~2.6e-5 on transformer_tiny (dB front end, then
+# attention): the one known gap to the 1e-5 bound (an xfail in tests/engines/test_engine_parity.py).
+TOLERANCE = {"tensorflow": 1e-5, "openvino": 5e-5}
 MUSICNN = "MSD_musicnn"
 TRANSFORMER = "transformer_tiny"
 
@@ -58,10 +61,13 @@ def song(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-@pytest.fixture(scope="module")
-def server(parity_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+@pytest.fixture(scope="module", params=["tensorflow", "openvino"])
+def server(
+    parity_models: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[ServerProcess]:
     directory = tmp_path_factory.mktemp("parity_server")
     settings = {
+        "TAGGER_ENGINE": request.param,
         "TAGGER_MODELS_DIR": str(parity_models),
         "TAGGER_DEFAULT_MODEL": MUSICNN,
         "TAGGER_DB": str(directory / "tagger.db"),
@@ -95,5 +101,6 @@ def test_evaluation_and_the_api_score_the_same_windows(
         assert tagged.status_code == 200, tagged.text
         served = np.array(http.get(tagged.json()["taggram_url"]).raise_for_status().json()["scores"])
     assert served.shape == evaluated.shape and len(served) >= 5
-    np.testing.assert_allclose(evaluated, served, atol=TOLERANCE, rtol=0)
-    np.testing.assert_allclose(evaluated.mean(axis=0), tagged.json()["scores"], atol=TOLERANCE, rtol=0)
+    tolerance = TOLERANCE[server.env["TAGGER_ENGINE"]]
+    np.testing.assert_allclose(evaluated, served, atol=tolerance, rtol=0)
+    np.testing.assert_allclose(evaluated.mean(axis=0), tagged.json()["scores"], atol=tolerance, rtol=0)

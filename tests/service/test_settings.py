@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 from pydantic import ValidationError
 
-from tagger.inference import configure_tensorflow
 from tagger.settings import Runtime, Settings
+from tagger.tensorflow_engine import configure_tensorflow
 
 
 def test_batch_size_follows_the_device_and_the_batching_switch() -> None:

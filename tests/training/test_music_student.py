@@ -15,8 +15,9 @@ from support.audio_files import make_audio
 from support.server_process import REPO, ServerProcess
 from support.service_helpers import API_KEY, server_settings, upload
 from support.tiny_model import export_tiny_model
-from tagger.inference import ServingModel
 from tagger.model_format import FrontendSpec, ModelCard, read_metadata
+from tagger.repository import load_model
+from tagger.settings import Runtime
 from tagger.tracks import Track
 from training.augment import AugmentationConfig
 from training.config import FitConfig
@@ -86,7 +87,7 @@ class CountingTeacher:
     """A real exported model that counts the windows it is asked to score (cache hits never reach it)."""
 
     def __init__(self, version_dir: Path) -> None:
-        self.model = ServingModel(version_dir, device="/CPU:0")
+        self.model = load_model(version_dir, Runtime(intra_op_threads=1, inter_op_threads=1))
         self.windows = 0
 
     def predict(self, windows: list[np.ndarray]):  # type: ignore[no-untyped-def]
@@ -186,8 +187,8 @@ SERVE_ONE_BATCH = """
 import sys
 import numpy as np
 from pathlib import Path
-from tagger.inference import ServingModel
-model = ServingModel(Path(sys.argv[1]), device="/CPU:0")
+from tagger.tensorflow_engine import TensorFlowModel
+model = TensorFlowModel(Path(sys.argv[1]), device="/CPU:0")
 (prediction,) = model.predict([np.zeros(model.metadata.window_samples, np.float32)])
 assert prediction.scores.shape == (5,), prediction.scores.shape
 print(" ".join(sorted({name.split(".")[0] for name in sys.modules})))
