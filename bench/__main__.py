@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "serve_load": "bench.serve_load",
     "input_pipeline": "bench.input_pipeline",
     "batch": "bench.batch",
+    "similarity": "bench.similarity",
 }
 
 

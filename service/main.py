@@ -16,9 +16,10 @@ from fastapi import FastAPI
 
 from service.errors import add_error_handlers
 from service.request_metrics import RequestMetricsMiddleware
-from service.routes import aggregate, health, metrics, models, tagging
+from service.routes import aggregate, health, metrics, models, profiles, similarity, tagging
 from tagger.metrics import Metrics
 from tagger.settings import Settings
+from tagger.similarity import SimilarityIndex
 from tagger.tagging import TaggingService
 
 DESCRIPTION = """\
@@ -39,11 +40,14 @@ def create_app(settings: Settings) -> FastAPI:
         """
         tagger = TaggingService(settings, metrics_registry)
         loading = asyncio.create_task(tagger.load_models(), name="load-models")
+        # Rebuilt from the store on start (docs/similarity.md); the first searches wait for it.
+        index = SimilarityIndex(tagger.store)
+        indexing = asyncio.create_task(asyncio.to_thread(index.catch_up), name="index-results")
         try:
-            yield {"tagger": tagger, "metrics": metrics_registry, "settings": settings}
+            yield {"tagger": tagger, "metrics": metrics_registry, "settings": settings, "similarity": index}
         finally:
             loading.cancel()
-            await asyncio.gather(loading, return_exceptions=True)
+            await asyncio.gather(loading, indexing, return_exceptions=True)
             await tagger.close()
 
     app = FastAPI(
@@ -51,6 +55,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics_registry)
     add_error_handlers(app)
-    for module in (tagging, aggregate, models, health, metrics):
+    for module in (tagging, aggregate, similarity, profiles, models, health, metrics):
         app.include_router(module.router)
     return app

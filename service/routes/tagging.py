@@ -12,6 +12,8 @@ from service.schemas import ErrorDetail, Taggram, TagResult
 from service.taggram_png import render_taggram_png
 from service.upload import receive_upload
 from tagger.predictions import TagRecord
+from tagger.settings import Settings
+from tagger.song import TagPlan
 from tagger.tagging import TaggingService
 
 MAX_TOP_K = 1000
@@ -80,7 +82,16 @@ async def tag(
 
     The same file with the same model version and hop returns the stored result without recomputing.
     """
-    plan = tagger.plan(model, hop)
+    record = await tag_upload(request, tagger, settings, tagger.plan(model, hop))
+    return TagResult.from_record(
+        record, top_k=top_k, taggram_url=request.url_for("get_taggram", result_id=record.id).path
+    )
+
+
+async def tag_upload(
+    request: Request, tagger: TaggingService, settings: Settings, plan: TagPlan
+) -> TagRecord:
+    """The stored result for the upload (computed if new): the work of POST /tag, shared by POST /similar."""
     async with receive_upload(
         request.stream(),
         request.headers,
@@ -88,10 +99,7 @@ async def tag(
         max_bytes=settings.max_upload_bytes,
         directory=settings.upload_dir,
     ) as upload:
-        record = await tagger.tag(plan, upload.path, upload.sha256)
-    return TagResult.from_record(
-        record, top_k=top_k, taggram_url=request.url_for("get_taggram", result_id=record.id).path
-    )
+        return await tagger.tag(plan, upload.path, upload.sha256)
 
 
 async def _stored(tagger: TaggingService, result_id: str) -> TagRecord:
