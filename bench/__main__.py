@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "input_pipeline": "bench.input_pipeline",
     "batch": "bench.batch",
     "similarity": "bench.similarity",
+    "retrieval": "bench.retrieval",
 }
 
 

@@ -37,9 +37,10 @@ def pitch_shift(source: Path, path: Path, cents: float) -> Path:
     return path
 
 
-def reencode(source: Path, path: Path) -> Path:
-    """`source` decoded and encoded again in `path`'s format (lossy formats change the samples)."""
-    return _ffmpeg(["-i", str(source)], path)
+def reencode(source: Path, path: Path, *, start: float = 0.0, seconds: float | None = None) -> Path:
+    """`source` (from `start`, `seconds` long if given) encoded again in `path`'s format."""
+    span = ["-ss", str(start)] + ([] if seconds is None else ["-t", str(seconds)])
+    return _ffmpeg([*span, "-i", str(source)], path)
 
 
 def _ffmpeg(inputs: list[str], path: Path) -> Path:
