@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, str] = {
     "batch": "bench.batch",
     "similarity": "bench.similarity",
     "retrieval": "bench.retrieval",
+    "index_startup": "bench.index_startup",
 }
 
 

@@ -79,11 +79,10 @@ def run() -> str:
                     continue
                 result_id = hashlib.sha256(path.read_bytes()).hexdigest()[:32]
                 predictions = model.predict(song.windows)
-                index.add(
-                    build_record(
-                        result_id, plan, duration=song.duration, starts=song.starts, predictions=predictions
-                    )
+                record = build_record(
+                    result_id, plan, duration=song.duration, starts=song.starts, predictions=predictions
                 )
+                index.add([record])
                 package_of[result_id] = package
             rows.append(
                 [

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -101,17 +101,20 @@ class ModelIndex:
         self._scores = _Growing(len(tags))
         self._durations = _Growing(1)
 
-    def add(self, record: TagRecord) -> None:
-        if record.id in self.rows:
+    def add(self, records: Sequence[TagRecord]) -> None:
+        """Index `records` (those not indexed yet); a batch goes into the graphs at once, on every core."""
+        new = list({record.id: record for record in records if record.id not in self.rows}.values())
+        if not new:
             return
-        row = len(self.ids)
-        self.ids.append(record.id)
-        self.rows[record.id] = row
-        self._fingerprints.append(fingerprint(record))
+        rows = np.arange(len(self.ids), len(self.ids) + len(new))
         for space, graph in self._graphs.items():
-            graph.add(row, song_vector(record, space).astype(np.float32), threads=1)
-        self._scores.append(record.scores)
-        self._durations.append(np.array([record.duration], dtype=np.float32))
+            graph.add(rows, np.stack([song_vector(record, space) for record in new]).astype(np.float32))
+        for record in new:
+            self.rows[record.id] = len(self.ids)
+            self.ids.append(record.id)
+            self._fingerprints.append(fingerprint(record))
+            self._scores.append(record.scores)
+            self._durations.append(np.array([record.duration], dtype=np.float32))
 
     def vector(self, result_id: str, space: Space) -> FloatArray:
         """The song vector the graph holds for `result_id` (float32, exactly as stored)."""
@@ -204,9 +207,12 @@ class SimilarityIndex:
         added = 0
         with self._lock:
             while batch := self._store.since(self._cursor, CATCH_UP_BATCH):
-                for position, record in batch:
-                    self._model_for(record).add(record)
-                    self._cursor = position
+                by_model: dict[ModelKey, list[TagRecord]] = {}
+                for _, record in batch:
+                    by_model.setdefault((record.model_name, record.model_version), []).append(record)
+                for records in by_model.values():
+                    self._model_for(records[0]).add(records)
+                self._cursor = batch[-1][0]
                 added += len(batch)
         return added
 
