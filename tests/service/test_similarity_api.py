@@ -210,6 +210,7 @@ def test_profile_matching_and_profile_similar(http: httpx.Client, ids: dict[str,
     assert near["query"] is None and near["results"][0]["id"] == ids["arpeggio-2"]
 
 
+@pytest.mark.slow
 def test_index_survives_restart_and_finds_results_written_meanwhile(
     models_dir: Path, songs: dict[str, Path], tmp_path: Path
 ) -> None:
