@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import statistics
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -34,16 +35,20 @@ K = 5
 
 
 def excerpts(directory: Path) -> dict[Path, str]:
-    """{excerpt: package} for the first `TRACKS_PER_PACKAGE` tracks of each soundtrack."""
+    """{excerpt: package} for the first `TRACKS_PER_PACKAGE` tracks of each soundtrack that ffmpeg reads
+    (hyperrogue-music ships a file with a broken Ogg header)."""
     labelled = {}
     for package in SOUNDTRACKS:
         folder = directory / package
         folder.mkdir()
-        tracks = debian_music(package=package)
-        for excerpt in real_excerpts(
-            folder, EXCERPT_SECONDS, count=TRACKS_PER_PACKAGE, start=EXCERPT_START_S, tracks=tracks
-        ):
+        for track in debian_music(package=package):
+            try:
+                (excerpt,) = real_excerpts(folder, EXCERPT_SECONDS, start=EXCERPT_START_S, tracks=[track])
+            except subprocess.CalledProcessError:
+                continue
             labelled[excerpt] = package
+            if list(labelled.values()).count(package) == TRACKS_PER_PACKAGE:
+                break
     return labelled
 
 

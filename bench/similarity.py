@@ -3,13 +3,14 @@
 Vectors have the served models' sizes (musicnn 200-d and vgg 256-d embeddings, 50 tag scores). They
 are synthetic but clustered like real ones (a mixture of 1,000 Gaussian clusters: uniform random
 vectors would be the hardest case for a graph index and unlike any catalogue), unit-normalised for
-cosine. Queries are 200 vectors from the same mixture that are not in the index; recall@10 is against
+cosine. Queries are 100 vectors from the same mixture that are not in the index; recall@10 is against
 exact search. At 1 M only the largest embedding (256-d, the slowest case) is measured, to keep the
 run short on a shared machine. One query at a time, one thread for usearch's search.
 """
 
 from __future__ import annotations
 
+import logging
 import statistics
 import tempfile
 import time
@@ -24,7 +25,7 @@ from tagger.similarity import GRAPH_CONNECTIVITY, GRAPH_EXPANSION_ADD, GRAPH_EXP
 
 TITLE = "Similarity search: exact NumPy vs usearch HNSW"
 K = 10
-QUERIES = 200
+QUERIES = 100
 INSERTS = 1_000
 CASES = [(10_000, 200), (10_000, 256), (10_000, 50), (100_000, 200), (100_000, 256), (100_000, 50)]
 CASES += [(1_000_000, 256)]
@@ -46,13 +47,18 @@ def exact_top(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
     return top[np.argsort(-scores[top])]
 
 
-def latencies_ms(search: Callable[[np.ndarray], object], queries: np.ndarray) -> list[float]:
-    times = []
+def latencies_ms(
+    search: Callable[[np.ndarray], object], queries: np.ndarray
+) -> tuple[list[float], list[float]]:
+    """Wall and this thread's CPU milliseconds per query: on a shared machine the wall p99 also counts
+    waiting for a core, the CPU time does not."""
+    wall, cpu = [], []
     for query in queries:
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         search(query)
-        times.append((time.perf_counter() - started) * 1e3)
-    return times
+        wall.append((time.perf_counter() - started) * 1e3)
+        cpu.append((time.thread_time() - started_cpu) * 1e3)
+    return wall, cpu
 
 
 def p(values: list[float], percentile: float) -> float:
@@ -70,19 +76,21 @@ def graph_index(dims: int) -> Index:
     )
 
 
-def measure(count: int, dims: int, rng: np.random.Generator) -> tuple[list[list[str]], float]:
-    """Rows for the exact engine and the graph at one size, and the graph's p99 (ms)."""
+def measure(count: int, dims: int, rng: np.random.Generator) -> tuple[list[list[str]], float, float]:
+    """Rows for the exact engine and the graph at one size, and the graph's wall and CPU p99 (ms)."""
     data = clustered(count + QUERIES + INSERTS, dims, rng)
     matrix, queries, extra = data[:count], data[count : count + QUERIES], data[count + QUERIES :]
-    truth = [set(exact_top(matrix, query).tolist()) for query in queries]
-    exact_ms = latencies_ms(lambda query: exact_top(matrix, query), queries)
+    all_scores = queries @ matrix.T  # one BLAS call for every query's ground truth
+    truth = [set(np.argpartition(-scores, K)[:K].tolist()) for scores in all_scores]
+    del all_scores
+    exact_ms, exact_cpu = latencies_ms(lambda query: exact_top(matrix, query), queries)
     append = measured(lambda: np.concatenate([matrix, extra]))[0]
 
     graph = graph_index(dims)
     build, _ = measured(lambda: graph.add(np.arange(count), matrix))
     found = [graph.search(query, K, threads=1).keys for query in queries]
     recall = statistics.mean(len(truth[i] & set(keys.tolist())) / K for i, keys in enumerate(found))
-    graph_ms = latencies_ms(lambda query: graph.search(query, K, threads=1), queries)
+    graph_ms, graph_cpu = latencies_ms(lambda query: graph.search(query, K, threads=1), queries)
     insert, _ = measured(lambda: graph.add(np.arange(count, count + INSERTS), extra, threads=1))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "graph.usearch"
@@ -90,12 +98,20 @@ def measure(count: int, dims: int, rng: np.random.Generator) -> tuple[list[list[
         size_mb = path.stat().st_size / 2**20
         load, _ = measured(lambda: Index.restore(str(path)))
     size = f"{count // 1000:,}k × {dims}"
+    logging.info(
+        "%s: exact p99 %.1f ms, graph p99 %.2f ms, recall %.3f",
+        size,
+        p(exact_ms, 99),
+        p(graph_ms, 99),
+        recall,
+    )
     rows = [
         [
             size,
             "exact (NumPy/BLAS)",
             f"{p(exact_ms, 50):.1f}",
             f"{p(exact_ms, 99):.1f}",
+            f"{p(exact_cpu, 99):.1f}",
             "1.000",
             f"{matrix.nbytes / 2**20:.0f}",
             "0 (a copy of the matrix)",
@@ -107,6 +123,7 @@ def measure(count: int, dims: int, rng: np.random.Generator) -> tuple[list[list[
             "usearch HNSW (f32)",
             f"{p(graph_ms, 50):.2f}",
             f"{p(graph_ms, 99):.2f}",
+            f"{p(graph_cpu, 99):.2f}",
             f"{recall:.3f}",
             f"{graph.memory_usage / 2**20:.0f}",
             f"{build.wall:.1f} s wall, {build.cpu:.1f} s CPU",
@@ -114,26 +131,26 @@ def measure(count: int, dims: int, rng: np.random.Generator) -> tuple[list[list[
             f"save {save.wall:.1f} s, load {load.wall:.1f} s ({size_mb:.0f} MB)",
         ],
     ]
-    return rows, p(graph_ms, 99)
+    return rows, p(graph_ms, 99), p(graph_cpu, 99)
 
 
 def run() -> str:
     rng = np.random.default_rng(16)
     rows: list[list[str]] = []
-    p99_at_million = 0.0
-    exact_p99_at_million = 0.0
+    p99_at_million = cpu_p99_at_million = exact_p99_at_million = 0.0
     for count, dims in CASES:
-        case_rows, graph_p99 = measure(count, dims, rng)
+        case_rows, graph_p99, graph_cpu_p99 = measure(count, dims, rng)
         rows += case_rows
         if count == 1_000_000:
-            p99_at_million = max(p99_at_million, graph_p99)
-            exact_p99_at_million = max(exact_p99_at_million, float(case_rows[0][3]))
+            p99_at_million, cpu_p99_at_million = graph_p99, graph_cpu_p99
+            exact_p99_at_million = float(case_rows[0][3])
     table = markdown_table(
         [
             "vectors",
             "engine",
             "p50 ms",
             "p99 ms",
+            "p99 CPU ms",
             f"recall@{K}",
             "memory MiB",
             "build",
@@ -144,7 +161,8 @@ def run() -> str:
     )
     target = Target(
         goal=f"one similarity query's p99 < {P99_GOAL_MS:.0f} ms at 1 M tracks",
-        measured=f"usearch HNSW p99 {p99_at_million:.2f} ms (exact NumPy p99 {exact_p99_at_million:.0f} ms)",
+        measured=f"usearch HNSW p99 {p99_at_million:.2f} ms wall, {cpu_p99_at_million:.2f} ms CPU "
+        f"(exact NumPy p99 {exact_p99_at_million:.0f} ms)",
         met=p99_at_million < P99_GOAL_MS,
         note="exact search reads every vector per query and misses the goal at 1 M; the HNSW graph serves",
     )
