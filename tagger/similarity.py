@@ -233,16 +233,10 @@ class SimilarityIndex:
             raise ResultNotFoundError(f"no result with id {result_id!r}")
         return record
 
-    def similar(self, result_id: str, space: Space, k: int) -> list[Neighbour]:
-        """The stored tracks nearest to stored result `result_id`, of its model version."""
-        record = self.stored(result_id)
-        return self.nearest(
-            (record.model_name, record.model_version),
-            song_vector(record, space),
-            space,
-            k,
-            exclude=[result_id],
-        )
+    def similar(self, record: TagRecord, space: Space, k: int) -> list[Neighbour]:
+        """The stored tracks of `record`'s model version nearest to it."""
+        model = (record.model_name, record.model_version)
+        return self.nearest(model, song_vector(record, space), space, k, exclude=[record.id])
 
     def nearest(
         self, model: ModelKey, query: FloatArray, space: Space, k: int, *, exclude: Collection[str] = ()

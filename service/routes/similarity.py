@@ -35,7 +35,7 @@ async def similar(
     """The `k` stored results of the same model version nearest by cosine, without the query and its exact
     duplicates (the same audio stored again)."""
     record = await asyncio.to_thread(similarity.stored, result_id)
-    found = await asyncio.to_thread(similarity.similar, result_id, by, k)
+    found = await asyncio.to_thread(similarity.similar, record, by, k)
     model = ModelRef(name=record.model_name, version=record.model_version)
     return SimilarResult(query=result_id, model=model, by=by, results=neighbours(found))
 
@@ -58,7 +58,7 @@ async def similar_upload(
 ) -> SimilarResult:
     """Tag the upload as POST /tag does (it is stored, `query` is its id), then as GET /similar/{id}."""
     record = await tag_upload(request, tagger, settings, tagger.plan(model, hop))
-    found = await asyncio.to_thread(similarity.similar, record.id, by, k)
+    found = await asyncio.to_thread(similarity.similar, record, by, k)
     model_ref = ModelRef(name=record.model_name, version=record.model_version)
     return SimilarResult(query=record.id, model=model_ref, by=by, results=neighbours(found))
 
