@@ -7,9 +7,11 @@ the environment), and models load when the lifespan starts.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,11 +24,28 @@ from tagger.settings import Settings
 from tagger.similarity import SimilarityIndex
 from tagger.tagging import TaggingService
 
+logger = logging.getLogger(__name__)
+
 DESCRIPTION = """\
 Upload a song, get back a song-level tag vector, the top tags, an embedding and a taggram
 (tags over time). Results are stored under an id derived from the audio, the model version and
 the hop, so the same upload is answered from the store. Errors are JSON `{"detail": "..."}`.
 """
+
+
+def start_index(index: SimilarityIndex, snapshot: Path) -> None:
+    """Restore the last snapshot if it is this database's, then catch up (all of it, without one)."""
+    restored = index.restore(snapshot)
+    added = index.catch_up()
+    logger.info("search index %s, %d results added", "restored" if restored else "rebuilt", added)
+
+
+def save_index(index: SimilarityIndex, snapshot: Path) -> None:
+    """Snapshot the index at shutdown; without one (a crash, a full disk) the next start rebuilds it."""
+    try:
+        index.save(snapshot)
+    except OSError:
+        logger.exception("could not save the search index to %s; the next start rebuilds it", snapshot)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -40,14 +59,15 @@ def create_app(settings: Settings) -> FastAPI:
         """
         tagger = TaggingService(settings, metrics_registry)
         loading = asyncio.create_task(tagger.load_models(), name="load-models")
-        # Rebuilt from the store on start (docs/similarity.md); the first searches wait for it.
-        index = SimilarityIndex(tagger.store)
-        indexing = asyncio.create_task(asyncio.to_thread(index.catch_up), name="index-results")
+        # The search index: its snapshot beside the database, then what was stored since (docs/similarity.md).
+        index, snapshot = SimilarityIndex(tagger.store), settings.db.with_suffix(".index")
+        indexing = asyncio.create_task(asyncio.to_thread(start_index, index, snapshot), name="index-results")
         try:
             yield {"tagger": tagger, "metrics": metrics_registry, "settings": settings, "similarity": index}
         finally:
             loading.cancel()
             await asyncio.gather(loading, indexing, return_exceptions=True)
+            await asyncio.to_thread(save_index, index, snapshot)
             await tagger.close()
 
     app = FastAPI(

@@ -211,7 +211,7 @@ def test_profile_matching_and_profile_similar(http: httpx.Client, ids: dict[str,
 
 
 @pytest.mark.slow
-def test_index_survives_restart_and_finds_results_written_meanwhile(
+def test_index_survives_restarts_and_finds_results_written_meanwhile(
     models_dir: Path, songs: dict[str, Path], tmp_path: Path
 ) -> None:
     settings = server_settings(models_dir, tmp_path / "tagger.db")
@@ -274,3 +274,22 @@ def test_index_survives_restart_and_finds_results_written_meanwhile(
             assert [n["id"] for n in rows[drone]["neighbours"]] == found[:2]
     finally:
         second.stop()
+
+    # The graceful stop saved the index; a result stored while no server runs is added to the snapshot.
+    assert (Path(settings["TAGGER_DB"]).with_suffix(".index") / "index.json").is_file()
+    offline = subprocess.run(
+        [sys.executable, "-m", "batch", "tag", str(songs["beat-2"]), "--models-dir", str(models_dir),
+         "--db", settings["TAGGER_DB"], "--model", DEFAULT_MODEL],
+        cwd=REPO, env=second.env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert offline.returncode == 0, offline.stderr
+    third = ServerProcess(settings, tmp_path / "third.log").start()
+    try:
+        with httpx.Client(base_url=third.base_url, headers={"X-API-Key": API_KEY}, timeout=60) as client:
+            after = [
+                item["id"] for item in client.get(f"/similar/{drone}", params={"k": 20}).json()["results"]
+            ]
+            added = upload(client, songs["beat-2"]).json()["id"]  # answered from the store
+            assert added in after and [result_id for result_id in after if result_id != added] == found
+    finally:
+        third.stop()
