@@ -3,13 +3,13 @@
 One `ModelIndex` per model version (vectors of different versions are not comparable). Each holds
 an HNSW graph (usearch) per space, the song embedding and the song-level tag vector, because exact
 search reads every vector per query and misses the 50 ms p99 goal at 1 M tracks on 2 cores while the
-graph answers in about a millisecond with recall@10 ≈ 1 (docs/benchmarks.md, "Similarity search").
+graph answers in milliseconds (docs/benchmarks.md, "Similarity search": latency and recall@10).
 Tag search scores every track (a weighted sum with filters cannot use a cosine graph); it is a
 (n × 50) matrix-vector product.
 
-The index is rebuilt from the store at start and catches up through `ResultStore.since` before every
-query, so a result is searchable as soon as any process (the API, the batch CLI, another replica)
-has stored it. Rebuilding rather than persisting: see docs/similarity.md for the measurement.
+The index catches up through `ResultStore.since` before every query, so a result is searchable as
+soon as any process (the API, the batch CLI, another replica) has stored it. It is restored from a
+snapshot at start rather than rebuilt, which takes far longer at scale (docs/similarity.md).
 """
 
 from __future__ import annotations
