@@ -266,10 +266,11 @@ class SimilarityIndex:
         """
         try:
             manifest = json.loads((folder / SNAPSHOT_MANIFEST).read_text())
-            at_cursor = self._store.since(manifest["cursor"] - 1, 1) if manifest["cursor"] else []
-            if manifest["cursor"] and [(p, r.id) for p, r in at_cursor] != [
-                (manifest["cursor"], manifest["last_id"])
-            ]:
+            cursor = manifest["cursor"]
+            at_cursor = self._store.since(cursor - 1, 1) if cursor else []
+            if [(position, record.id) for position, record in at_cursor] != (
+                [(cursor, manifest["last_id"])] if cursor else []
+            ):
                 logger.warning("index snapshot %s is not of this database; rebuilding", folder)
                 return False
             models = {
