@@ -30,6 +30,8 @@ QUERIES = 100
 INSERTS = 1_000
 CASES = [(10_000, 200), (10_000, 256), (10_000, 50), (100_000, 256), (100_000, 50), (1_000_000, 256)]
 P99_GOAL_MS = 50.0
+RECALL_GOAL = 0.95
+EXPANSIONS = (64, 256, 1024)
 
 
 def clustered(count: int, dims: int, rng: np.random.Generator) -> np.ndarray:
@@ -76,8 +78,11 @@ def graph_index(dims: int) -> Index:
     )
 
 
-def measure(count: int, dims: int, rng: np.random.Generator) -> tuple[list[list[str]], float, float]:
-    """Rows for the exact engine and the graph at one size, and the graph's wall and CPU p99 (ms)."""
+def measure(
+    count: int, dims: int, rng: np.random.Generator
+) -> tuple[list[list[str]], float, dict[int, tuple[float, float, float]]]:
+    """Rows for the exact engine and the graph at one size; exact p99 ms; per search effort the graph's
+    recall, wall p99 ms and CPU p99 ms."""
     data = clustered(count + QUERIES + INSERTS, dims, rng)
     matrix, queries, extra = data[:count], data[count : count + QUERIES], data[count + QUERIES :]
     all_scores = queries @ matrix.T  # one BLAS call for every query's ground truth
@@ -88,9 +93,13 @@ def measure(count: int, dims: int, rng: np.random.Generator) -> tuple[list[list[
 
     graph = graph_index(dims)
     build, _ = measured(lambda: graph.add(np.arange(count), matrix))
-    found = [graph.search(query, K, threads=1).keys for query in queries]
-    recall = statistics.mean(len(truth[i] & set(keys.tolist())) / K for i, keys in enumerate(found))
-    graph_ms, graph_cpu = latencies_ms(lambda query: graph.search(query, K, threads=1), queries)
+    searched = {}  # search effort → (recall, wall ms, CPU ms): more effort, better recall, slower
+    for effort in EXPANSIONS:
+        graph.expansion_search = effort  # type: ignore[misc]  # settable at run time; the stubs say read-only
+        found = [graph.search(query, K, threads=1).keys for query in queries]
+        recall = statistics.mean(len(truth[i] & set(keys.tolist())) / K for i, keys in enumerate(found))
+        searched[effort] = (recall, *latencies_ms(lambda query: graph.search(query, K, threads=1), queries))
+    graph.expansion_search = GRAPH_EXPANSION_SEARCH  # type: ignore[misc]
     insert, _ = measured(lambda: graph.add(np.arange(count, count + INSERTS), extra, threads=1))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "graph.usearch"
@@ -98,13 +107,6 @@ def measure(count: int, dims: int, rng: np.random.Generator) -> tuple[list[list[
         size_mb = path.stat().st_size / 2**20
         load, _ = measured(lambda: Index.restore(str(path)))
     size = f"{count // 1000:,}k × {dims}"
-    logging.info(
-        "%s: exact p99 %.1f ms, graph p99 %.2f ms, recall %.3f",
-        size,
-        p(exact_ms, 99),
-        p(graph_ms, 99),
-        recall,
-    )
     rows = [
         [
             size,
@@ -117,33 +119,37 @@ def measure(count: int, dims: int, rng: np.random.Generator) -> tuple[list[list[
             "0 (a copy of the matrix)",
             f"{append.wall * 1e3 / INSERTS:.3f} (append, amortised)",
             "–",
-        ],
-        [
-            size,
-            "usearch HNSW (f32)",
-            f"{p(graph_ms, 50):.2f}",
-            f"{p(graph_ms, 99):.2f}",
-            f"{p(graph_cpu, 99):.2f}",
-            f"{recall:.3f}",
-            f"{graph.memory_usage / 2**20:.0f}",
-            f"{build.wall:.1f} s wall, {build.cpu:.1f} s CPU",
-            f"{insert.wall * 1e3 / INSERTS:.3f}",
-            f"save {save.wall:.1f} s, load {load.wall:.1f} s ({size_mb:.0f} MB)",
-        ],
+        ]
     ]
-    return rows, p(graph_ms, 99), p(graph_cpu, 99)
+    for effort, (recall, wall, cpu) in searched.items():
+        logging.info("%s search effort %d: p99 %.2f ms, recall %.3f", size, effort, p(wall, 99), recall)
+        rows.append(
+            [
+                size,
+                f"usearch HNSW, search effort {effort}",
+                f"{p(wall, 50):.2f}",
+                f"{p(wall, 99):.2f}",
+                f"{p(cpu, 99):.2f}",
+                f"{recall:.3f}",
+                f"{graph.memory_usage / 2**20:.0f}",
+                f"{build.wall:.1f} s wall, {build.cpu:.1f} s CPU",
+                f"{insert.wall * 1e3 / INSERTS:.3f}",
+                f"save {save.wall:.1f} s, load {load.wall:.1f} s ({size_mb:.0f} MB)",
+            ]
+        )
+    efforts = {effort: (recall, p(wall, 99), p(cpu, 99)) for effort, (recall, wall, cpu) in searched.items()}
+    return rows, p(exact_ms, 99), efforts
 
 
 def run() -> str:
     rng = np.random.default_rng(16)
     rows: list[list[str]] = []
-    p99_at_million = cpu_p99_at_million = exact_p99_at_million = 0.0
     for count, dims in CASES:
-        case_rows, graph_p99, graph_cpu_p99 = measure(count, dims, rng)
+        case_rows, exact_p99, efforts = measure(count, dims, rng)
         rows += case_rows
-        if count == 1_000_000:
-            p99_at_million, cpu_p99_at_million = graph_p99, graph_cpu_p99
-            exact_p99_at_million = float(case_rows[0][3])
+    # At 1 M (the last case): the least search effort whose recall@10 reaches RECALL_GOAL.
+    effort = next((e for e, (recall, _, _) in sorted(efforts.items()) if recall >= RECALL_GOAL), max(efforts))
+    recall, wall_p99, cpu_p99 = efforts[effort]
     table = markdown_table(
         [
             "vectors",
@@ -161,14 +167,16 @@ def run() -> str:
     )
     target = Target(
         goal=f"one similarity query's p99 < {P99_GOAL_MS:.0f} ms at 1 M tracks",
-        measured=f"usearch HNSW p99 {p99_at_million:.2f} ms wall, {cpu_p99_at_million:.2f} ms CPU "
-        f"(exact NumPy p99 {exact_p99_at_million:.0f} ms)",
-        met=p99_at_million < P99_GOAL_MS,
+        measured=f"usearch HNSW (search effort {effort}, recall@{K} {recall:.3f}) p99 {wall_p99:.2f} ms "
+        f"wall, {cpu_p99:.2f} ms CPU; exact NumPy p99 {exact_p99:.0f} ms",
+        met=wall_p99 < P99_GOAL_MS and recall >= RECALL_GOAL,
         note="exact search reads every vector per query and misses the goal at 1 M; the HNSW graph serves",
     )
     return (
         f"{__doc__.split(chr(10), 1)[1].strip()}\n\n{table}\n\n"
-        "Build is the graph built from scratch (all cores); insert is one vector at a time on one thread "
-        "after the build, as results arrive. Persist: the graph saved to a file and restored from it.\n\n"
+        "Build is the graph built from scratch (all cores, insertion effort "
+        f"{GRAPH_EXPANSION_ADD}); insert is one vector at a time on one thread after the build, as results "
+        "arrive. Search effort is usearch's `expansion_search` (more: better recall, slower). Persist: the "
+        "graph saved to a file and restored from it.\n\n"
         f"{target_line(target)}\n"
     )
