@@ -1,8 +1,8 @@
 """Nearest-neighbour engines for `tagger.similarity`: exact NumPy/BLAS search against usearch's HNSW graph.
 
 Vectors have the served models' sizes (musicnn 200-d and vgg 256-d embeddings, 50 tag scores). They
-are synthetic but clustered like real ones (a mixture of 1,000 Gaussian clusters: uniform random
-vectors would be the hardest case for a graph index and unlike any catalogue), unit-normalised for
+are synthetic and clustered (a mixture of 1,000 Gaussian clusters, as a catalogue has styles; how close
+this is to real embeddings at scale is not measured here), unit-normalised for
 cosine. Queries are 100 vectors from the same mixture that are not in the index; recall@10 is against
 exact search. At 100 k only the largest embedding (256-d, the slowest case) and the tags are measured,
 at 1 M only that embedding, to keep the run short on a shared machine. One query at a time, one thread
