@@ -1,7 +1,9 @@
-"""`python -m batch tag|aggregate`: tag a catalogue into the API's result store, or average it.
+"""`python -m batch tag|aggregate|neighbours`: tag a catalogue into the API's result store, average it, or
+export every track's nearest neighbours.
 
     python -m batch tag music/ more/*.mp3 tracks.csv --model MSD_musicnn --export tags.parquet
     python -m batch aggregate --manifest tracks.csv --group-by artist --output artists.jsonl
+    python -m batch neighbours --k 10 --by embedding --output nn.jsonl
 
 Defaults come from the service's `TAGGER_*` settings (models dir, default model, database), so the
 results land where the API reads them. The last line on stdout is a JSON summary of the run.
@@ -30,6 +32,7 @@ from tagger.aggregate import lookup, mean_of
 from tagger.errors import InputError, TaggerError
 from tagger.repository import ModelRepository, load_model
 from tagger.settings import Settings
+from tagger.similarity import ModelIndex, ModelKey, SimilarityIndex, Space
 from tagger.song import TagPlan
 from tagger.store import ResultStore, open_store
 from tagger.tracks import Track
@@ -90,6 +93,20 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     _model_arguments(aggregate, settings)
     aggregate.add_argument("--output", type=Path, help="JSONL file (default: stdout)")
     aggregate.set_defaults(run=aggregate_command)
+
+    neighbours = commands.add_parser("neighbours", help="export every stored track's nearest stored tracks")
+    neighbours.add_argument(
+        "--db", type=Path, default=settings.db, help="result store (default: %(default)s)"
+    )
+    neighbours.add_argument("--model", help="only this model's results (default: every model)")
+    neighbours.add_argument("--k", type=int, default=10, help="neighbours per track (default: %(default)s)")
+    neighbours.add_argument(
+        "--by", choices=["embedding", "tags"], default="embedding", help="(default: %(default)s)"
+    )
+    neighbours.add_argument(
+        "--output", type=Path, required=True, help=".jsonl or .parquet file, one row per track"
+    )
+    neighbours.set_defaults(run=neighbours_command)
     return parser
 
 
@@ -234,6 +251,36 @@ def _aggregate_row(
             embedding=mean.embedding.tolist(),
         )
     return row
+
+
+def neighbours_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Every stored track's `k` nearest tracks of its model version, as GET /similar/{id} answers them."""
+    check_export_path(args.output)
+    store = open_store(args.db)
+    models = SimilarityIndex(store).models()
+    chosen = {key: index for key, index in models.items() if args.model in (None, key[0])}
+    total = sum(len(index.ids) for index in chosen.values())
+    with tqdm(total=total, unit="track", dynamic_ncols=True) as progress:
+        count = write_export(args.output, _neighbour_rows(chosen, args.by, args.k, progress))
+    store.close()
+    logger.info("wrote the %d nearest neighbours of %d tracks to %s", args.k, count, args.output)
+    return 0
+
+
+def _neighbour_rows(
+    models: dict[ModelKey, ModelIndex], space: Space, k: int, progress: tqdm
+) -> Iterator[dict[str, Any]]:
+    for (name, version), index in models.items():
+        for result_id in index.ids:
+            found = index.nearest(index.vector(result_id, space), space, k, exclude=[result_id])
+            progress.update()
+            yield {
+                "id": result_id,
+                "model": name,
+                "model_version": version,
+                "by": space,
+                "neighbours": [{"id": item.id, "score": item.score} for item in found],
+            }
 
 
 if __name__ == "__main__":

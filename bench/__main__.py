@@ -28,6 +28,9 @@ BENCHMARKS: dict[str, str] = {
     "essentia": "bench.essentia_peer",
     "engines": "bench.engines",
     "startup": "bench.startup",
+    "similarity": "bench.similarity",
+    "retrieval": "bench.retrieval",
+    "index_startup": "bench.index_startup",
 }
 
 

@@ -22,11 +22,16 @@ def _ffmpeg(*arguments: str) -> None:
 
 
 def real_excerpts(
-    directory: Path, seconds: float, *, count: int | None = None, start: float = EXCERPT_START_S
+    directory: Path,
+    seconds: float,
+    *,
+    count: int | None = None,
+    start: float = EXCERPT_START_S,
+    tracks: list[Path] | None = None,
 ) -> list[Path]:
-    """`seconds` from `start` of the first `count` Debian tracks (default: all), encoded as uploads are."""
+    """`seconds` from `start` of the first `count` `tracks` (default: asc-music's), encoded as uploads are."""
     excerpts = []
-    for track in debian_music()[:count]:
+    for track in (tracks or debian_music())[:count]:
         target = directory / f"{track.stem}-{start:g}-{seconds:g}s.mp3"
         _ffmpeg("-ss", str(start), "-t", str(seconds), "-i", str(track), *UPLOAD_ENCODING, str(target))
         excerpts.append(target)

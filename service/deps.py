@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from tagger.metrics import Metrics
 from tagger.settings import Settings
+from tagger.similarity import SimilarityIndex
 from tagger.tagging import TaggingService
 
 bearer_scheme = HTTPBearer(auto_error=False, description="`Authorization: Bearer <TAGGER_API_KEY>`")
@@ -28,9 +29,14 @@ def get_metrics(request: Request) -> Metrics:
     return request.state.metrics
 
 
+def get_similarity(request: Request) -> SimilarityIndex:
+    return request.state.similarity
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TaggerDep = Annotated[TaggingService, Depends(get_tagger)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+SimilarityDep = Annotated[SimilarityIndex, Depends(get_similarity)]
 
 
 def require_api_key(

@@ -8,9 +8,12 @@ user input can surface as a 500.
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match, Route
 
 from tagger.errors import TaggerError, http_status
 
@@ -39,7 +42,24 @@ async def validation_error_response(request: Request, error: RequestValidationEr
     return JSONResponse({"detail": f"invalid request: {problems}"}, status_code=422)
 
 
+async def method_not_allowed_response(request: Request, error: HTTPException) -> Response:
+    """A 405 lists every method of the path in `Allow`: Starlette lists only the first route's, and
+    `/profiles/{name}` has three routes (GET, PUT, DELETE)."""
+    if error.status_code != 405:
+        return await http_exception_handler(request, error)
+    allowed = {
+        method
+        for route in request.app.routes
+        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE
+        for method in route.methods or ()
+    }
+    return JSONResponse(
+        {"detail": error.detail}, status_code=405, headers={"Allow": ", ".join(sorted(allowed))}
+    )
+
+
 def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TaggerError, domain_error_response)
     app.add_exception_handler(ClientDisconnect, domain_error_response)
+    app.add_exception_handler(HTTPException, method_not_allowed_response)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error_response)  # type: ignore[arg-type]

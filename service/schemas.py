@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from tagger.aggregate import TrackSetMean
 from tagger.model_format import FrontendSpec, ModelCard
 from tagger.predictions import TagRecord
+from tagger.profiles import Profile
 
 MAX_AGGREGATE_IDS = 10_000
 
@@ -174,3 +175,84 @@ class AggregateResult(BaseModel):
             embedding=mean.embedding.tolist(),
             missing=missing,
         )
+
+
+MAX_NEIGHBOURS = 1000
+MAX_PROFILE_IDS = 10_000
+ResultIdText = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+
+
+class Neighbour(BaseModel):
+    id: str
+    score: float = Field(description="Cosine similarity to the query (tag search: the weighted tag score).")
+
+
+class SimilarResult(BaseModel):
+    """Stored tracks of one model version, best first, without the query, its exact duplicates or repeats."""
+
+    query: str | None = Field(description="The query's result id (null when the query is a profile).")
+    model: ModelRef
+    by: Literal["embedding", "tags"]
+    results: list[Neighbour]
+
+
+class SearchRequest(BaseModel):
+    """Tracks whose tags best match weights: a negative weight pushes a tag away. Filters are optional."""
+
+    weights: dict[str, float] = Field(
+        min_length=1, description='Tag → weight, e.g. `{"guitar": 1, "Mellow": 0.5, "metal": -1}`.'
+    )
+    model: str | None = Field(None, description="Model name; the default model if omitted.")
+    k: int = Field(10, ge=1, le=MAX_NEIGHBOURS)
+    min_duration: float | None = Field(None, ge=0, description="Seconds.")
+    max_duration: float | None = Field(None, ge=0, description="Seconds.")
+    min_scores: dict[str, float] = Field(
+        default_factory=dict, description="Tag → the lowest song-level score a track may have for it."
+    )
+
+
+class SearchResult(BaseModel):
+    model: ModelRef
+    results: list[Neighbour] = Field(description="By descending Σ weight × song-level score.")
+
+
+class ProfileRequest(BaseModel):
+    kind: Literal["artist", "curator", "playlist"]
+    ids: list[ResultIdText] = Field(
+        min_length=1,
+        max_length=MAX_PROFILE_IDS,
+        description="Stored result ids, all of one model version; an id given twice counts once.",
+    )
+
+
+class ProfileOut(BaseModel):
+    name: str
+    kind: Literal["artist", "curator", "playlist"]
+    ids: list[str]
+    model: ModelRef
+    updated_at: float = Field(description="Unix seconds.")
+
+    @classmethod
+    def from_profile(cls, profile: Profile) -> ProfileOut:
+        return cls(
+            name=profile.name,
+            kind=profile.kind,
+            ids=profile.ids,
+            model=ModelRef(name=profile.model_name, version=profile.model_version),
+            updated_at=profile.updated_at,
+        )
+
+
+class ProfileMatch(BaseModel):
+    name: str
+    kind: Literal["artist", "curator", "playlist"]
+    score: float = Field(description="Cosine similarity of the two profiles' vectors.")
+
+
+class ProfileMatches(BaseModel):
+    """Other profiles of the same model version, closest first."""
+
+    profile: str
+    by: Literal["embedding", "tags"]
+    aggregation: Literal["mean", "majority", "softmax"]
+    matches: list[ProfileMatch]

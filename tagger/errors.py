@@ -89,6 +89,26 @@ class NothingToAggregateError(TaggerError, LookupError):
     """None of the requested results is stored."""
 
 
+class ResultNotFoundError(TaggerError, LookupError):
+    """No stored result has that id."""
+
+
+class UnknownTagError(TaggerError, ValueError):
+    """A tag the model does not have, in a search or a filter."""
+
+
+class ProfileNotFoundError(TaggerError, LookupError):
+    """No profile has that name."""
+
+
+class EmptyProfileError(TaggerError, ValueError):
+    """A profile with no tracks: it has no vector to compare."""
+
+
+class ProfileModelsError(MixedModelsError):
+    """A profile's tracks come from different model versions: its vector would mix incomparable spaces."""
+
+
 class InputError(TaggerError, ValueError):
     """A batch input that names no tracks, or a manifest that cannot be read."""
 
@@ -120,6 +140,11 @@ HTTP_STATUS: dict[type[TaggerError], int] = {
     StoreUnavailableError: 503,
     MixedModelsError: 422,
     NothingToAggregateError: 404,
+    ResultNotFoundError: 404,
+    UnknownTagError: 422,
+    ProfileNotFoundError: 404,
+    EmptyProfileError: 422,
+    ProfileModelsError: 409,  # conflicts with what the profile claims to be: one identity
     InputError: 400,
     ExportError: 400,
 }

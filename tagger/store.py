@@ -19,6 +19,7 @@ import numpy as np
 
 from tagger.decode_report import decode_report, encode_report
 from tagger.predictions import TagRecord
+from tagger.profiles import Profile, ProfileKind
 
 # Each entry upgrades the schema by one version (SQLite's `user_version`); a new database runs them all.
 MIGRATIONS = (
@@ -40,6 +41,16 @@ MIGRATIONS = (
     """,
     "ALTER TABLE results RENAME COLUMN chunk_seconds TO window_seconds",
     "ALTER TABLE results ADD COLUMN decode TEXT",  # JSON DecodeReport of a damaged file; NULL when clean
+    """
+    CREATE TABLE profiles (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,            -- artist, curator, playlist
+        ids TEXT NOT NULL,             -- JSON list of result ids
+        model_name TEXT NOT NULL,      -- every track's model version (checked on save)
+        model_version INTEGER NOT NULL,
+        updated_at REAL NOT NULL       -- unix seconds
+    )
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -115,6 +126,18 @@ class ResultStore(Protocol):
         """Up to `limit` results stored after position `cursor` (0: the first), in storage order, each with
         its position: how an index built from the store catches up with what others wrote."""
 
+    def save_profile(self, profile: Profile) -> None:
+        """Create the profile, or replace the one of that name."""
+
+    def get_profile(self, name: str) -> Profile | None:
+        """The profile of that name, or `None`."""
+
+    def delete_profile(self, name: str) -> bool:
+        """Delete the profile; whether there was one."""
+
+    def profiles(self, kind: ProfileKind | None = None) -> list[Profile]:
+        """Every profile (of `kind`, if given), by name."""
+
     def close(self) -> None:
         """Release connections; the store is not used afterwards."""
 
@@ -182,6 +205,54 @@ class SQLiteStore:
             ).fetchall()
         return [(row[0], decode_record(row[1:])) for row in rows]
 
+    def save_profile(self, profile: Profile) -> None:
+        with self._lock:
+            self._connection.execute(
+                f"INSERT OR REPLACE INTO profiles ({', '.join(PROFILE_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
+                encode_profile(profile),
+            )
+
+    def get_profile(self, name: str) -> Profile | None:
+        with self._lock:
+            row = self._connection.execute(
+                f"SELECT {', '.join(PROFILE_COLUMNS)} FROM profiles WHERE name = ?", (name,)
+            ).fetchone()
+        return None if row is None else decode_profile(row)
+
+    def delete_profile(self, name: str) -> bool:
+        with self._lock:
+            return self._connection.execute("DELETE FROM profiles WHERE name = ?", (name,)).rowcount > 0
+
+    def profiles(self, kind: ProfileKind | None = None) -> list[Profile]:
+        with self._lock:
+            rows = self._connection.execute(
+                f"SELECT {', '.join(PROFILE_COLUMNS)} FROM profiles "
+                "WHERE ? IS NULL OR kind = ? ORDER BY name",
+                (kind, kind),
+            ).fetchall()
+        return [decode_profile(row) for row in rows]
+
     def close(self) -> None:
         with self._lock:
             self._connection.close()
+
+
+# The stored profile columns, in `encode_profile` order; every backend stores a profile as this row.
+PROFILE_COLUMNS = ("name", "kind", "ids", "model_name", "model_version", "updated_at")
+
+
+def encode_profile(profile: Profile) -> tuple[Any, ...]:
+    """`profile` as a row of `PROFILE_COLUMNS` (its result ids as a JSON list)."""
+    return (
+        profile.name,
+        profile.kind,
+        json.dumps(profile.ids),
+        profile.model_name,
+        profile.model_version,
+        profile.updated_at,
+    )
+
+
+def decode_profile(row: Sequence[Any]) -> Profile:
+    name, kind, ids, model_name, model_version, updated_at = row
+    return Profile(name, kind, json.loads(ids), model_name, model_version, updated_at)

@@ -22,7 +22,15 @@ from psycopg.rows import TupleRow
 
 from tagger.errors import StoreUnavailableError
 from tagger.predictions import TagRecord
-from tagger.store import RECORD_COLUMNS, decode_record, encode_record
+from tagger.profiles import Profile, ProfileKind
+from tagger.store import (
+    PROFILE_COLUMNS,
+    RECORD_COLUMNS,
+    decode_profile,
+    decode_record,
+    encode_profile,
+    encode_record,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +54,16 @@ MIGRATIONS = (
     )
     """,
     "ALTER TABLE results ADD COLUMN decode TEXT",  # JSON DecodeReport of a damaged file; NULL when clean
+    """
+    CREATE TABLE profiles (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        ids TEXT NOT NULL,
+        model_name TEXT NOT NULL,
+        model_version INTEGER NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    )
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -58,6 +76,7 @@ POOL_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_S = 5
 
 _COLUMNS = ", ".join(RECORD_COLUMNS)
+_PROFILE_COLUMNS = ", ".join(PROFILE_COLUMNS)
 _INSERT = (
     f"INSERT INTO results ({_COLUMNS}) VALUES ({', '.join(['%s'] * len(RECORD_COLUMNS))}) "
     "ON CONFLICT (id) DO NOTHING"
@@ -126,6 +145,35 @@ class PostgresStore:
                 (cursor, limit),
             ).fetchall()
         return [(row[0], decode_record(row[1:])) for row in rows]
+
+    def save_profile(self, profile: Profile) -> None:
+        values = ", ".join(["%s"] * len(PROFILE_COLUMNS))
+        updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in PROFILE_COLUMNS[1:])
+        with unavailable_as_503(self._url), self._pool.connection() as connection:
+            connection.execute(
+                f"INSERT INTO profiles ({_PROFILE_COLUMNS}) VALUES ({values}) "
+                f"ON CONFLICT (name) DO UPDATE SET {updates}",
+                encode_profile(profile),
+            )
+
+    def get_profile(self, name: str) -> Profile | None:
+        with unavailable_as_503(self._url), self._pool.connection() as connection:
+            row = connection.execute(
+                f"SELECT {_PROFILE_COLUMNS} FROM profiles WHERE name = %s", (name,)
+            ).fetchone()
+        return None if row is None else decode_profile(row)
+
+    def delete_profile(self, name: str) -> bool:
+        with unavailable_as_503(self._url), self._pool.connection() as connection:
+            return connection.execute("DELETE FROM profiles WHERE name = %s", (name,)).rowcount > 0
+
+    def profiles(self, kind: ProfileKind | None = None) -> list[Profile]:
+        with unavailable_as_503(self._url), self._pool.connection() as connection:
+            rows = connection.execute(
+                f"SELECT {_PROFILE_COLUMNS} FROM profiles WHERE %s::text IS NULL OR kind = %s ORDER BY name",
+                (kind, kind),
+            ).fetchall()
+        return [decode_profile(row) for row in rows]
 
     def close(self) -> None:
         self._pool.close()

@@ -28,8 +28,9 @@ def hop_samples(
     """The hop in samples; `None` means `default`, or one window (no overlap) when there is none."""
     if hop_seconds is None:
         return default or window_samples
-    hop = round(hop_seconds * sample_rate)
     window_seconds = window_samples / sample_rate
+    # Compared in seconds first: a hop like 1e308 overflows when rounded to samples.
+    hop = round(hop_seconds * sample_rate) if hop_seconds <= window_seconds else window_samples + 1
     if not MIN_HOP_FRACTION * window_samples <= hop <= window_samples:
         raise InvalidHopError(
             f"hop must be between {MIN_HOP_FRACTION * window_seconds:g} and {window_seconds:g} s "

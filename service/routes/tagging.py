@@ -13,6 +13,8 @@ from service.schemas import ErrorDetail, Taggram, TagResult
 from service.taggram_png import render_taggram_png
 from service.upload import receive_upload
 from tagger.predictions import TagRecord
+from tagger.settings import Settings
+from tagger.song import TagPlan
 from tagger.tagging import TaggingService
 from tagger.timings import StageTimes
 from tagger.vocabulary import ALL, select_vocabulary, vocabulary_columns
@@ -100,6 +102,20 @@ async def tag(
     plan = tagger.plan(model, hop)
     vocabulary_columns(plan.model.tags, vocabulary, model_name=plan.model.name)  # refuse before the upload
     times = StageTimes()
+    record = await tag_upload(request, tagger, settings, plan, times)
+    with times.stage("serialisation"):
+        body = TagResult.from_record(
+            select_vocabulary(record, vocabulary),
+            top_k=top_k,
+            taggram_url=request.url_for("get_taggram", result_id=record.id).path,
+        ).model_dump_json()
+    return Response(body, media_type="application/json", headers={"Server-Timing": times.server_timing()})
+
+
+async def tag_upload(
+    request: Request, tagger: TaggingService, settings: Settings, plan: TagPlan, times: StageTimes
+) -> TagRecord:
+    """The stored result for the upload (computed if new): the work of POST /tag, shared by POST /similar."""
     upload_started = time.perf_counter()
     async with receive_upload(
         request.stream(),
@@ -109,14 +125,7 @@ async def tag(
         directory=settings.upload_dir,
     ) as upload:
         times.add("upload", time.perf_counter() - upload_started)
-        record = await tagger.tag(plan, upload.path, upload.sha256, times)
-    with times.stage("serialisation"):
-        body = TagResult.from_record(
-            select_vocabulary(record, vocabulary),
-            top_k=top_k,
-            taggram_url=request.url_for("get_taggram", result_id=record.id).path,
-        ).model_dump_json()
-    return Response(body, media_type="application/json", headers={"Server-Timing": times.server_timing()})
+        return await tagger.tag(plan, upload.path, upload.sha256, times)
 
 
 async def _stored(tagger: TaggingService, result_id: str) -> TagRecord:

@@ -39,15 +39,6 @@ def make_record(result_id: str, seed: int) -> TagRecord:
     )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where a new, empty store lives: an SQLite file, or a fresh database on the session's server."""
-    if request.param == "sqlite":
-        return str(tmp_path / "results.db")
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.database()
-
-
 def test_round_trip_is_exact_and_survives_reopening(location: str) -> None:
     record = make_record("ab" * 16, seed=0)
     store = open_store(location)

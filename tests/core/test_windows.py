@@ -58,7 +58,7 @@ def test_hop_in_seconds_becomes_samples_and_defaults_to_one_window() -> None:
     assert hop_samples(0.5, window_samples=16_000, sample_rate=16_000) == 8_000
 
 
-@pytest.mark.parametrize("hop_seconds", [1.5, 0.05])
+@pytest.mark.parametrize("hop_seconds", [1.5, 0.05, 1e308, float("inf")])
 def test_hop_longer_than_a_window_or_tiny_is_refused(hop_seconds: float) -> None:
     with pytest.raises(InvalidHopError, match="hop must be between 0.125 and 1 s"):
         hop_samples(hop_seconds, window_samples=16_000, sample_rate=16_000)

@@ -73,6 +73,14 @@ def test_a_result_tagged_on_one_replica_is_served_by_the_other(
         again = on_b.post("/tag", files={"file": (upload.filename, upload.content)}).raise_for_status().json()
     assert again == tagged
     assert tagged["id"] in stored_ids(postgres, replicas.url)
+    with api_client(replicas.a) as on_a, api_client(replicas.b) as on_b:
+        # B's search index catches up with what A stored: A's results are B's neighbours.
+        other = replicas.songs["c"]
+        neighbour = (
+            on_a.post("/tag", files={"file": (other.filename, other.content)}).raise_for_status().json()
+        )
+        found = on_b.get(f"/similar/{tagged['id']}", params={"k": 50}).raise_for_status().json()
+        assert neighbour["id"] in [item["id"] for item in found["results"]]
     computed_on_b = [
         line
         for line in httpx.get(f"{replicas.b.base_url}/metrics").text.splitlines()
