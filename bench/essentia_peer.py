@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from bench.peer_worker import PeerWorker
 from bench.report import Target, markdown_table, spread, target_line
 from bench.serving import DEFAULT_MODEL, models_dir, post_tag, running_server
 from bench.songs import real_excerpts, song_variants
@@ -141,36 +142,6 @@ def batch_cli(folder: Path, out: Path, env: dict[str, str]) -> dict[str, np.ndar
     return {Path(row["path"]).name: np.asarray(row["scores"], np.float32) for row in rows}
 
 
-class EssentiaWorker:
-    """Essentia in a warm process of its own (`serve` mode): one path in, seconds and taggram out."""
-
-    def __init__(self) -> None:
-        self._process = subprocess.Popen(
-            essentia_command("serve"),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-
-    def tag(self, path: Path) -> tuple[float, np.ndarray]:
-        assert self._process.stdin is not None and self._process.stdout is not None
-        self._process.stdin.write(f"{path}\n")
-        self._process.stdin.flush()
-        line = ""
-        while not line.startswith("{"):  # Essentia prints its own notices on stdout
-            line = self._process.stdout.readline()
-            if not line:
-                raise RuntimeError(f"the Essentia worker exited with {self._process.wait()}")
-        answer = json.loads(line)
-        return answer["seconds"], np.asarray(answer["taggram"], np.float32)
-
-    def close(self) -> None:
-        assert self._process.stdin is not None
-        self._process.stdin.close()
-        self._process.wait(timeout=60)
-
-
 @dataclass(frozen=True)
 class Interactive:
     song: str
@@ -184,7 +155,7 @@ class Interactive:
 def run_interactive(song: Path, scratch: Path) -> Interactive:
     """Alternating runs of warm Essentia and POST /tag (a new copy of `song` each time)."""
     variants = iter(song_variants(song, INTERACTIVE_ROUNDS + 1))
-    worker = EssentiaWorker()
+    worker = PeerWorker(essentia_command("serve"), name="the Essentia worker")
     essentia, ours, rows, scores, duration = [], [], 0.0, 0.0, 0.0
     try:
         with running_server(scratch) as server, httpx.Client(base_url=server.base_url, timeout=600) as http:

@@ -20,7 +20,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from bench.musicnn_tagger import MusicnnTagger
+from bench.musicnn_tagger import musicnn_tagger
+from bench.peer_worker import PeerWorker
 from bench.report import spread
 from bench.serving import DEFAULT_MODEL, post_tag, running_server
 from bench.songs import real_excerpts, song_variants
@@ -45,7 +46,7 @@ class FileResult:
         return statistics.median(self.musicnn) / statistics.median(self.ours)
 
 
-def compare_file(song: Path, tagger: MusicnnTagger, http: httpx.Client) -> FileResult:
+def compare_file(song: Path, tagger: PeerWorker, http: httpx.Client) -> FileResult:
     """`ROUNDS` alternating runs of musicnn's tagger and POST /tag (a new copy each time) on `song`."""
     variants = iter(song_variants(song, ROUNDS))
     musicnn, ours, difference, duration = [], [], 0.0, 0.0
@@ -68,7 +69,7 @@ def run() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         songs = real_excerpts(scratch, 30.0) + real_excerpts(scratch, 240.0, count=1)
-        tagger = MusicnnTagger(DEFAULT_MODEL)
+        tagger = musicnn_tagger(DEFAULT_MODEL)
         try:
             with (
                 running_server(scratch / "server") as server,

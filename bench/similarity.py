@@ -22,7 +22,7 @@ import numpy as np
 from usearch.index import Index
 
 from bench.report import Target, markdown_table, measured, target_line
-from tagger.similarity import GRAPH_CONNECTIVITY, GRAPH_EXPANSION_ADD, GRAPH_EXPANSION_SEARCH
+from tagger.similarity import GRAPH_EXPANSION_ADD, GRAPH_EXPANSION_SEARCH, new_graph
 
 TITLE = "Similarity search: exact NumPy vs usearch HNSW"
 K = 10
@@ -67,17 +67,6 @@ def p(values: list[float], percentile: float) -> float:
     return float(np.percentile(values, percentile))
 
 
-def graph_index(dims: int) -> Index:
-    return Index(
-        ndim=dims,
-        metric="cos",
-        dtype="f32",
-        connectivity=GRAPH_CONNECTIVITY,
-        expansion_add=GRAPH_EXPANSION_ADD,
-        expansion_search=GRAPH_EXPANSION_SEARCH,
-    )
-
-
 def measure(
     count: int, dims: int, rng: np.random.Generator
 ) -> tuple[list[list[str]], float, dict[int, tuple[float, float, float]]]:
@@ -91,7 +80,7 @@ def measure(
     exact_ms, exact_cpu = latencies_ms(lambda query: exact_top(matrix, query), queries)
     append = measured(lambda: np.concatenate([matrix, extra]))[0]
 
-    graph = graph_index(dims)
+    graph = new_graph(dims)
     build, _ = measured(lambda: graph.add(np.arange(count), matrix))
     searched = {}  # search effort → (recall, wall ms, CPU ms): more effort, better recall, slower
     for effort in EXPANSIONS:
