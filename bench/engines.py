@@ -1,10 +1,8 @@
-"""Inference engines on the exported SavedModels: TensorFlow against OpenVINO, one and two batches in flight.
+"""Inference engines on the exported SavedModels: TensorFlow against OpenVINO, as the service runs them.
 
 Every model in `saved_models/` is loaded the way the service loads it (`tagger.repository.load_model`
-with the default threads) on each engine, plus OpenVINO compiled with the latency hint and called one
-batch at a time (what "one batch in flight" means), and the same random batch of 16 windows is timed
-on each, alternating call by call. Ours (`tagger/openvino_engine.py`) compiles with the throughput
-hint and splits each batch over its streams, i.e. two half batches in flight on two cores.
+with the default threads) on each engine, and the same random batch of 16 windows is timed on each,
+alternating call by call.
 """
 
 from __future__ import annotations
@@ -14,14 +12,12 @@ import statistics
 import time
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 
 from bench.report import Timing, markdown_table, spread, timed
 from bench.serving import models_dir
 from tagger.arrays import FloatArray
-from tagger.openvino_engine import compile_for_cpu
 from tagger.predictions import WindowPrediction
 from tagger.repository import ModelRepository, load_model
 from tagger.settings import Settings
@@ -33,12 +29,6 @@ CALLS = 10
 logger = logging.getLogger(__name__)
 
 Predict = Callable[[list[FloatArray]], list[WindowPrediction] | object]
-
-
-def one_in_flight(version_dir: Path, threads: int) -> Predict:
-    """OpenVINO with the latency hint, one synchronous call per batch."""
-    request = compile_for_cpu(version_dir, threads=threads, hint="LATENCY").create_infer_request()
-    return lambda windows: request.infer({0: np.stack(windows)})
 
 
 def cell(timings: list[Timing], reference: list[Timing] | None = None) -> str:
@@ -69,7 +59,6 @@ def run() -> str:
             loads[engine] = time.perf_counter() - started
         calls: dict[str, Predict] = {
             "tensorflow": engines["tensorflow"].predict,
-            "latency": one_in_flight(version.path, settings.tf_intra_op_threads),
             "openvino": engines["openvino"].predict,
         }
         times: dict[str, list[Timing]] = {key: [] for key in calls}
@@ -89,7 +78,6 @@ def run() -> str:
             [
                 f"`{name}`",
                 cell(times["tensorflow"]),
-                cell(times["latency"], times["tensorflow"]),
                 cell(times["openvino"], times["tensorflow"]),
                 f"{loads['tensorflow']:.1f} / {loads['openvino']:.1f}",
                 f"{float(np.abs(expected - actual).max()):.1e}",
@@ -99,8 +87,7 @@ def run() -> str:
         [
             "model",
             "TensorFlow windows/s",
-            "OpenVINO, one batch in flight (latency hint)",
-            "OpenVINO as served: two half batches in flight (throughput hint)",
+            "OpenVINO (one batch in flight, latency hint)",
             "load s, TF / OpenVINO (convert + compile)",
             "max score difference",
         ],
@@ -112,7 +99,6 @@ def run() -> str:
         f"alternating; {settings.tf_intra_op_threads} threads each (the default: all CPUs). Load times are "
         "in a process that has already imported both engines (TensorFlow's import: see Start-up).\n\n"
         + table
-        + f"\n\nPer CPU-second OpenVINO as served does {min(cpu_ratios):.2f}–{max(cpu_ratios):.2f}× "
-        "TensorFlow's windows on this CPU; by wall time its second stream can only help while both cores "
-        "are free. OpenVINO's other savings are start-up and memory (see Start-up)."
+        + f"\n\nPer CPU-second OpenVINO does {min(cpu_ratios):.2f}–{max(cpu_ratios):.2f}× TensorFlow's "
+        "windows on this CPU. OpenVINO's other savings are start-up and memory (see Start-up)."
     )

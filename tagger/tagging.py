@@ -49,8 +49,7 @@ class TaggingService:
         self.store = open_store(settings.db)
         self.device: str | None = None
         self._batchers: dict[str, Batcher[FloatArray, WindowPrediction]] = {}
-        # One thread runs every model call: on few cores, parallel model calls only compete (an engine may
-        # still split one call over its own streams, as OpenVINO does).
+        # One thread runs every model call: on few cores, parallel model calls only compete.
         self._inference_pool = ThreadPoolExecutor(1, thread_name_prefix="inference")
         self._decode_pool = ThreadPoolExecutor(settings.decode_workers, thread_name_prefix="decode")
 
