@@ -24,6 +24,7 @@ from typing import Any
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from batch.arguments import HOP_HELP, add_decode_limits
 from batch.export import check_export_path, export_row, write_export
 from batch.failures import FailureLog
 from batch.inputs import find_tracks
@@ -68,14 +69,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         type=int,
         help="windows per model call (default: TAGGER_MAX_BATCH_SIZE; TAGGER_GPU_MAX_BATCH_SIZE on a GPU)",
     )
-    tag.add_argument("--min-duration", type=float, default=settings.min_duration_s, help="seconds")
-    tag.add_argument("--max-duration", type=float, default=settings.max_duration_s, help="seconds")
-    tag.add_argument(
-        "--min-decoded-share",
-        type=float,
-        default=settings.min_decoded_share,
-        help="refuse a damaged file when less than this share of it decodes",
-    )
+    add_decode_limits(tag, settings)
     tag.add_argument(
         "--export",
         type=Path,
@@ -118,7 +112,7 @@ def _model_arguments(parser: argparse.ArgumentParser, settings: Settings) -> Non
         default=str(settings.db),
         help="result store: SQLite file or postgresql:// URL (default: %(default)s)",
     )
-    parser.add_argument("--hop", type=float, help="seconds between window starts (default: the window)")
+    parser.add_argument("--hop", type=float, help=HOP_HELP)
     parser.add_argument(
         "--path-column", help="manifest column with the file path (default: `audio`, else `path`)"
     )

@@ -35,6 +35,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from batch.arguments import HOP_HELP, add_decode_limits
 from batch.beam_model import SavedModelHandler, resolve_model
 from batch.export import export_row
 from batch.failures import failure_of
@@ -195,18 +196,11 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, PipelineOpti
     parser.add_argument("--output", required=True, help="output prefix: <prefix>-SSSSS-of-NNNNN.jsonl")
     parser.add_argument("--model", default=settings.default_model, help="(default: %(default)s)")
     parser.add_argument("--models-dir", default=str(settings.models_dir), help="local or object storage")
-    parser.add_argument("--hop", type=float, help="seconds between window starts (default: the window)")
+    parser.add_argument("--hop", type=float, help=HOP_HELP)
     parser.add_argument(
         "--batch-size", type=int, default=settings.max_batch_size, help="windows per model call"
     )
-    parser.add_argument("--min-duration", type=float, default=settings.min_duration_s, help="seconds")
-    parser.add_argument("--max-duration", type=float, default=settings.max_duration_s, help="seconds")
-    parser.add_argument(
-        "--min-decoded-share",
-        type=float,
-        default=settings.min_decoded_share,
-        help="refuse a damaged file when less than this share of it decodes",
-    )
+    add_decode_limits(parser, settings)
     parser.add_argument(
         "--db", help="also save into this result store: SQLite file (local runners only) or postgresql:// URL"
     )
