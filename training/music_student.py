@@ -41,7 +41,7 @@ from training.pseudo_labels import (
     teacher_key,
 )
 from training.robustness import PERTURBATIONS, Predict, middle_excerpt, movement, perturb, song_vector
-from training.student import build_student, train_student
+from training.student import StandardisedLogitError, build_student, train_student
 from training.train import FINAL_MODEL, HISTORY, TrainedModel
 from training.transformer import TransformerConfig
 
@@ -53,7 +53,6 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
     "mtt": ("MTT_musicnn", "MTT_vgg"),
 }
 HEADS = dict.fromkeys(VOCABULARIES, 50)
-ONE_CORE = Runtime(intra_op_threads=1, inter_op_threads=1)
 EXPORT_NAME = "music_student"
 
 
@@ -94,13 +93,13 @@ def pool_splits(paths: Paths, *, tracks_per_package: int) -> Splits:
 
 
 def pseudo_label(
-    splits: Splits, frontend: FrontendSpec, paths: Paths, *, windows_per_track: int
+    splits: Splits, frontend: FrontendSpec, paths: Paths, runtime: Runtime, *, windows_per_track: int
 ) -> dict[str, Labelled]:
     """Every split's windows (cut once, saved in the run folder) and the teacher ensembles' scores."""
     repository = ModelRepository(paths.models_dir)
     teachers = {
         name: (
-            load_model(repository.resolve(name).path, ONE_CORE),
+            load_model(repository.resolve(name).path, runtime),
             teacher_key(repository.resolve(name).path),
         )
         for names in VOCABULARIES.values()
@@ -221,6 +220,7 @@ def train_candidate(
                 seed=config.seed,
             ),
             augmentation=AugmentationConfig(),
+            loss=StandardisedLogitError.fitted(labelled["train"].targets),
             run_dir=candidate_dir,
         )
     with (candidate_dir / HISTORY).open() as history:
@@ -258,15 +258,18 @@ def robustness(
     }
 
 
-def run_music_student(config: MusicStudentConfig, paths: Paths) -> dict[str, Any]:
-    """The whole experiment, resumable; returns the report, also written to `<run_dir>/report.json`."""
+def run_music_student(config: MusicStudentConfig, paths: Paths, runtime: Runtime) -> dict[str, Any]:
+    """The whole experiment, resumable; returns the report, also written to `<run_dir>/report.json`.
+
+    `runtime` runs the teachers (the engine the service would pick); training uses TensorFlow's threads.
+    """
     splits = pool_splits(paths, tracks_per_package=config.tracks_per_package)
     frontend = teacher_frontend(paths.models_dir)
-    labelled = pseudo_label(splits, frontend, paths, windows_per_track=config.windows_per_track)
+    labelled = pseudo_label(splits, frontend, paths, runtime, windows_per_track=config.windows_per_track)
     vocabularies = {name: (50 * i, 50 * (i + 1)) for i, name in enumerate(VOCABULARIES)}
     repository = ModelRepository(paths.models_dir)
     teachers = {
-        name: load_model(repository.resolve(name).path, ONE_CORE)
+        name: load_model(repository.resolve(name).path, runtime)
         for names in VOCABULARIES.values()
         for name in names
     }

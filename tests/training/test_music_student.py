@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import keras
 import numpy as np
 import pytest
 
@@ -25,7 +26,8 @@ from training.dataset import Splits
 from training.export import export_model
 from training.pool import PACKAGES, split_pool, subsample
 from training.pseudo_labels import PseudoLabelCache, cut_pool, teacher_key, teacher_scores
-from training.student import build_student, train_student
+from training.student import StandardisedLogitError, build_student, train_student
+from training.train import TrainedModel
 
 # The musicnn front end (non-centring, Slaney mels, log10(1 + 10^4 x)) at test size: 1 s, 32 mels.
 FRONTEND = FrontendSpec(
@@ -133,6 +135,27 @@ def test_pseudo_label_cache_is_reused_and_invalidated_by_a_changed_file_or_teach
     assert retrained.windows == 4  # a new teacher version reuses nothing
 
 
+def test_standardised_logit_error_weighs_every_tag_by_its_own_spread() -> None:
+    """Predicting a tag's prior costs 1 whatever its spread, following the teachers costs 0: BCE instead
+    charges a rare tag's variation almost nothing, which is how the first run's student learnt priors."""
+    rng = np.random.default_rng(0)
+    logits = np.stack([rng.normal(-3.0, 0.2, 500), rng.normal(0.0, 2.0, 500)], axis=1)
+    targets = (1 / (1 + np.exp(-logits))).astype(np.float32)
+    loss = StandardisedLogitError.fitted(targets)
+    np.testing.assert_allclose(loss.logit_std, logits.std(axis=0), rtol=1e-3)
+
+    prior = np.broadcast_to(1 / (1 + np.exp(-logits.mean(axis=0))), targets.shape).astype(np.float32)
+    follows_first = np.stack([targets[:, 0], prior[:, 1]], axis=1)
+    assert float(loss(targets, targets)) == pytest.approx(0.0, abs=1e-6)
+    assert float(loss(targets, prior)) == pytest.approx(1.0, rel=1e-3)
+    assert float(loss(targets, follows_first)) == pytest.approx(0.5, rel=1e-3)
+    bce = keras.losses.BinaryCrossentropy()
+    assert float(bce(targets[:, :1], prior[:, :1]) - bce(targets[:, :1], targets[:, :1])) < 0.01
+
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(loss))
+    assert float(restored(targets, prior)) == pytest.approx(float(loss(targets, prior)))
+
+
 @pytest.fixture(scope="module")
 def exported_student(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A transformer student trained one step on real audio windows, exported with both vocabularies."""
@@ -149,10 +172,14 @@ def exported_student(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (pool.waveforms, targets),
         fit=FitConfig(batch_size=4, epochs=1, steps_per_epoch=1, learning_rate=1e-3, patience=1),
         augmentation=AugmentationConfig(),
+        loss=StandardisedLogitError.fitted(targets),
         run_dir=directory / "run",
     )
     assert (directory / "run" / "history.csv").exists()
     assert any(not np.array_equal(a, b) for a, b in zip(before, trained.model.get_weights(), strict=True))
+    resumed = TrainedModel.load(directory / "run")  # what a rerun of a finished candidate reads back
+    reloaded = zip(resumed.model.get_weights(), trained.model.get_weights(), strict=True)
+    assert all(np.array_equal(a, b) for a, b in reloaded)
     card = ModelCard(architecture="tiny two-head transformer (test)", training_data="one step")
     return export_model(
         trained.model,

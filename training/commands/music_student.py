@@ -11,6 +11,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from tagger.settings import Runtime
 from training.commands import configure_logging
 from training.music_student import MusicStudentConfig, Paths, run_music_student
 
@@ -28,7 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             f"--{field.name.replace('_', '-')}", type=Path, default=getattr(paths, field.name)
         )
-    parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads (the machine is shared)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads for the teachers and for training (default 1: the machine is shared)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
         **{f.name: getattr(args, f.name) for f in dataclasses.fields(MusicStudentConfig)}
     )
     paths = Paths(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Paths)})
-    report = run_music_student(config, paths)
+    report = run_music_student(
+        config, paths, Runtime(intra_op_threads=args.threads, inter_op_threads=args.threads)
+    )
     sys.stdout.write(
         json.dumps(
             {"chosen": report["chosen"], "exported": report["exported"], "test": report["test"]}, indent=2
