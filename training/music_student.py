@@ -31,6 +31,7 @@ from training.augment import AugmentationConfig
 from training.config import FitConfig
 from training.dataset import SPLIT_NAMES, Splits
 from training.export import export_model
+from training.musicnn import VggConfig
 from training.pool import fetch_pool, split_pool, subsample
 from training.pseudo_labels import (
     TEACHER_BATCH,
@@ -41,6 +42,7 @@ from training.pseudo_labels import (
     teacher_key,
 )
 from training.robustness import PERTURBATIONS, Predict, middle_excerpt, movement, perturb, song_vector
+from training.slimming import start_from_teacher
 from training.student import StandardisedLogitError, build_student, train_student
 from training.train import FINAL_MODEL, HISTORY, TrainedModel
 from training.transformer import TransformerConfig
@@ -130,14 +132,20 @@ def pseudo_label(
 
 @dataclass(frozen=True)
 class Candidate:
-    """A student family at CPU size; every candidate gets the same epochs and steps (equal compute)."""
+    """A student family at CPU size; every candidate gets the same epochs and steps (equal compute).
+
+    `start_from`: a released musicnn VGG whose strongest channels start the trunk and whose tag layer
+    starts the head of the same vocabulary (`training.slimming`); otherwise the student starts at random.
+    """
 
     name: str
     architecture: str
     sizes: dict[str, int]
+    start_from: str | None = None
 
 
 CANDIDATES = (
+    Candidate("vgg_slim", "vgg", {"filters": 64}, start_from="MSD_vgg"),
     Candidate(
         "transformer",
         "transformer",
@@ -152,9 +160,10 @@ GPU_PRESET = Candidate("transformer_paper", "transformer", dataclasses.asdict(Tr
 
 @dataclass(frozen=True)
 class MusicStudentConfig:
-    tracks_per_package: int = 6
-    windows_per_track: int = 12
-    epochs: int = 30
+    tracks_per_package: int = 1000  # every track of the pool
+    windows_per_track: int = 40
+    epochs: int = 8
+    steps_per_epoch: int = 80
     batch_size: int = 32
     learning_rate: float = 1e-3
     patience: int = 5
@@ -207,6 +216,14 @@ def train_candidate(
         student = build_student(
             candidate.architecture, frontend, HEADS, name=f"music_student_{candidate.name}", **candidate.sizes
         )
+        if candidate.start_from:
+            vocabulary = candidate.start_from.split("_")[0].lower()
+            start_from_teacher(
+                student,
+                candidate.start_from,
+                VggConfig(filters=candidate.sizes["filters"]),
+                f"{vocabulary}_head",
+            )
         trained = train_student(
             student,
             frontend,
@@ -215,6 +232,7 @@ def train_candidate(
             fit=FitConfig(
                 batch_size=config.batch_size,
                 epochs=config.epochs,
+                steps_per_epoch=config.steps_per_epoch,
                 learning_rate=config.learning_rate,
                 patience=config.patience,
                 seed=config.seed,

@@ -30,10 +30,11 @@ from typing import Any
 import keras
 
 from tagger.model_format import FrontendSpec
+from training.musicnn import VggConfig, build_vgg
 from training.resnet import SHORT_CHUNK_FRONTEND, ResNetConfig, build_resnet
 from training.transformer import TransformerConfig, build_transformer
 
-ArchitectureConfig = TransformerConfig | ResNetConfig
+ArchitectureConfig = TransformerConfig | ResNetConfig | VggConfig
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,13 @@ class Preset:
 ARCHITECTURES: dict[str, Architecture] = {
     "transformer": Architecture(TransformerConfig, build_transformer),
     "resnet": Architecture(ResNetConfig, build_resnet),
+    # musicnn's VGG-like short-chunk CNN (3 s windows), the family of two of the ported teachers.
+    "vgg": Architecture(
+        VggConfig,
+        lambda frontend, config, num_tags, name: build_vgg(
+            dataclasses.replace(config, num_tags=num_tags), frontend, name
+        ),
+    ),
 }
 
 PAPER_FRONTEND = FrontendSpec()

@@ -145,7 +145,10 @@ def test_position_table_refuses_a_longer_sequence() -> None:
     ("call", "message"),
     [
         (lambda: build_preset("vgg", NUM_TAGS), r"known ones are \['resnet', 'resnet_student'.*preset='vgg'"),
-        (lambda: build_model("vgg", FrontendSpec(), NUM_TAGS), r"\['resnet', 'transformer'\].*'vgg'"),
+        (
+            lambda: build_model("crnn", FrontendSpec(), NUM_TAGS),
+            r"\['resnet', 'transformer', 'vgg'\].*'crnn'",
+        ),
         (
             lambda: build_model("resnet", SHORT_CHUNK_FRONTEND, NUM_TAGS, width=3),
             r"base_channels.*\['width'\]",
