@@ -40,6 +40,7 @@ from training.pseudo_labels import (
     cut_pool,
     ensemble,
     teacher_key,
+    teacher_scores,
 )
 from training.robustness import PERTURBATIONS, Predict, middle_excerpt, movement, perturb, song_vector
 from training.slimming import start_from_teacher
@@ -336,6 +337,7 @@ def run_music_student(config: MusicStudentConfig, paths: Paths, runtime: Runtime
         resamples=config.bootstrap_resamples,
         seed=config.seed,
     )
+    report["teacher_agreement"] = teacher_agreement(test, teachers, vocabularies, paths)
     models = {name: (serving_predict(m), (0, 50)) for name, m in teachers.items()}
     models |= {f"student ({v})": (keras_predict(student), cols) for v, cols in vocabularies.items()}
     report["robustness"] = robustness(models, splits.test, frontend, config)
@@ -345,6 +347,42 @@ def run_music_student(config: MusicStudentConfig, paths: Paths, runtime: Runtime
     (paths.run_dir / "report.json").write_text(json.dumps(report, indent=2))
     (paths.run_dir / "report.md").write_text(report_markdown(report))
     return report
+
+
+def teacher_agreement(
+    test: Labelled,
+    teachers: dict[str, ServingModel],
+    vocabularies: dict[str, tuple[int, int]],
+    paths: Paths,
+) -> dict[str, dict[str, float]]:
+    """The yardstick for the student's agreement: song and window ROC-AUC, on the test windows, of each
+    teacher against its own ensemble (of which it is half) and against the other teacher. From the cache."""
+    repository = ModelRepository(paths.models_dir)
+    cache = PseudoLabelCache(paths.cache_dir)
+    scores = {
+        name: teacher_scores(model, teacher_key(repository.resolve(name).path), test.windows, cache)
+        for name, model in teachers.items()
+    }
+    result = {}
+    for vocabulary, (first, end) in vocabularies.items():
+        one, other = VOCABULARIES[vocabulary]
+        ensemble_scores = test.targets[:, first:end]
+        pairs = {
+            f"{one} against the {vocabulary} ensemble": (ensemble_scores, scores[one]),
+            f"{other} against the {vocabulary} ensemble": (ensemble_scores, scores[other]),
+            f"{other} against {one}": (scores[one], scores[other]),
+        }
+        for label, (reference, candidate) in pairs.items():
+            measured = agreement(
+                reference,
+                candidate,
+                test.windows.track_index,
+                {vocabulary: (0, end - first)},
+                resamples=0,
+                seed=0,
+            )[vocabulary]
+            result[label] = {level: measured[level]["roc_auc"] for level in ("window", "song")}
+    return result
 
 
 def choose(report: dict[str, Any]) -> str:
@@ -420,6 +458,9 @@ def report_markdown(report: dict[str, Any]) -> str:
                 f"| {vocabulary} | {level} | {m['roc_auc']:.3f} ({roc[0]:.3f}-{roc[1]:.3f}) | "
                 f"{m['pr_auc']:.3f} ({pr[0]:.3f}-{pr[1]:.3f}) | {m['mean_abs_diff']:.4f} | {m['rows']} |"
             )
+    lines += ["", "| teachers | window ROC-AUC | song ROC-AUC |", "|---|---:|---:|"]
+    for label, roc in report["teacher_agreement"].items():
+        lines.append(f"| {label} | {roc['window']:.3f} | {roc['song']:.3f} |")
     names = list(PERTURBATIONS)
     lines += ["", "| model | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
     for model, moved in report["robustness"].items():

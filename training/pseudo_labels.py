@@ -168,7 +168,8 @@ def teacher_scores(teacher: ServingModel, key: str, pool: PoolWindows, cache: Ps
         log.info(
             "%s: scoring %d of %d windows (%d cached)", key, len(missing), len(keys), len(keys) - len(missing)
         )
-    for begin in tqdm(range(0, len(missing), TEACHER_BATCH), desc=key.split("-v")[0], unit="batch"):
+    batches = range(0, len(missing), TEACHER_BATCH)
+    for begin in tqdm(batches, desc=key.split("-v")[0], unit="batch", disable=not missing):
         rows = missing[begin : begin + TEACHER_BATCH]
         for row, prediction in zip(rows, teacher.predict(list(pool.waveforms[rows])), strict=True):
             cached[keys[row]] = prediction.scores.astype(np.float16)
