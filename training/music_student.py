@@ -311,11 +311,17 @@ def run_music_student(config: MusicStudentConfig, paths: Paths, runtime: Runtime
         valid = labelled["valid"]
         report["candidates"][candidate.name] = {
             "sizes": candidate.sizes,
+            "start_from": candidate.start_from,
             "parameters": model.count_params(),
             "epochs": epochs,
             "training_seconds": trained[candidate.name].seconds,
             "best_val_loss": trained[candidate.name].best_val_loss,
-            "ms_per_audio_second": ms_per_audio_second(keras_predict(model), frontend),
+            "ms_per_audio_second": ms_per_audio_second(
+                serving_predict(
+                    served_candidate(model, labelled["train"].tags, vocabularies, frontend, paths, runtime)
+                ),
+                frontend,
+            ),
             "valid": agreement(
                 valid.targets,
                 keras_predict(model)(valid.windows.waveforms),
@@ -385,6 +391,33 @@ def teacher_agreement(
     return result
 
 
+def served_candidate(
+    model: keras.Model,
+    tags: list[str],
+    vocabularies: dict[str, tuple[int, int]],
+    frontend: FrontendSpec,
+    paths: Paths,
+    runtime: Runtime,
+) -> ServingModel:
+    """A candidate exported into the run folder and loaded as the service runs it, so that its cost is
+    measured on the teachers' footing (same engine, threads and code path), not through Keras's
+    `predict` loop, whose per-call overhead alone made a candidate look several times dearer."""
+    version_dir = paths.run_dir / "served" / model.name / "1"
+    if not version_dir.exists():
+        card = ModelCard(architecture=model.name, training_data="a music-student candidate (report.json)")
+        export_model(
+            model,
+            output_dir=paths.run_dir / "served",
+            name=model.name,
+            tags=tags,
+            frontend=frontend,
+            card=card,
+            version=1,
+            vocabularies=vocabularies,
+        )
+    return load_model(version_dir, runtime)
+
+
 def choose(report: dict[str, Any]) -> str:
     """The candidate with the best mean valid song ROC-AUC over both vocabularies among those costing at
     most a quarter of MSD_musicnn in this run; the best overall if none is that cheap."""
@@ -410,9 +443,11 @@ def export_student(
     marker = paths.run_dir / "exported_version"
     if marker.exists():
         return paths.models_dir / EXPORT_NAME / marker.read_text().strip()
+    chosen = report["candidates"][report["chosen"]]
     card = ModelCard(
-        architecture=f"two-head {report['chosen']} student: one trunk and embedding, "
-        "sigmoid heads for the 50 MSD and the 50 MTT tags",
+        architecture=f"two-head {report['chosen']} student {chosen['sizes']}"
+        + (f", started from {chosen['start_from']}'s strongest channels" if chosen["start_from"] else "")
+        + ": one trunk and embedding, sigmoid heads for the 50 MSD and the 50 MTT tags",
         training_data="Debian game soundtracks (warzone2100, planetblupi, widelands, colobot, asc), "
         "pseudo-labelled by the means of MSD_musicnn + MSD_vgg and MTT_musicnn + MTT_vgg; no human labels",
         source="python -m training music-student (docs/noisy-student.md)",
