@@ -2,7 +2,7 @@
 
 Every model runs through `tagger.inference.ServingModel` (the server's code path) on the same batch
 of 16 windows (48,128 samples at 16 kHz, the grid all five share), with one intra-op and one
-inter-op thread, as the experiment ran. The calls are interleaved round by round (student,
+inter-op thread. The calls are interleaved round by round (student,
 MSD_musicnn, MSD_vgg, MTT_musicnn, MTT_vgg, then again), so background load hits every model alike;
 the cost is the process's CPU time per second of audio, and ratios are taken within a round.
 """

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from tagger.model_format import FrontendSpec
-from training.resnet import SHORT_CHUNK_FRONTEND
+from training.resnet import SHORT_CHUNK_FRONTEND, ResNetConfig
 from training.transformer import ClassTokenPositionEmbedding, TransformerConfig
 from training.zoo import PRESETS, build_model, build_preset
 
@@ -63,6 +63,7 @@ def test_output_contract(tiny: tuple[str, keras.Model, np.ndarray]) -> None:
     preset, model, waveform = tiny
     outputs = model(waveform, training=False)
     config = PRESETS[preset].config
+    assert isinstance(config, TransformerConfig | ResNetConfig)  # every preset is one of these two
     embedding_size = (
         config.attention_width if isinstance(config, TransformerConfig) else 4 * config.base_channels
     )
