@@ -501,4 +501,9 @@ def report_markdown(report: dict[str, Any]) -> str:
     for model, moved in report["robustness"].items():
         cells = [f"{moved[n]['mean_abs_diff']:.4f} / {moved[n]['cosine_distance']:.4f}" for n in names]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    lines += ["", "| model (relative to between songs) | " + " | ".join(names) + " |"]
+    lines.append("|---|" + "---:|" * len(names))
+    for model, moved in report["robustness"].items():
+        cells = [f"{moved[n]['relative_to_between_songs']:.3f}" for n in names]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -78,13 +78,22 @@ def song_vector(predict: Predict, waveform: np.ndarray, frontend: FrontendSpec) 
 
 
 def movement(clean: np.ndarray, perturbed: np.ndarray) -> dict[str, float]:
-    """Mean over songs of the mean |Δ| per tag and of the cosine distance between song vectors."""
+    """Mean over songs of the mean |Δ| per tag and of the cosine distance between song vectors, and the
+    mean |Δ| relative to the mean |Δ| between two different clean songs.
+
+    The relative figure is what compares models: one whose scores hardly vary from song to song
+    cannot move far either, so only a move that is small next to the gap between songs is robustness.
+    """
     cosine = np.sum(clean * perturbed, axis=1) / (
         np.linalg.norm(clean, axis=1) * np.linalg.norm(perturbed, axis=1) + 1e-12
     )
+    moved = float(np.abs(perturbed - clean).mean())
+    pairs = np.abs(clean[:, np.newaxis] - clean[np.newaxis]).mean(axis=2)
+    between_songs = float(pairs[~np.eye(len(clean), dtype=bool)].mean())
     return {
-        "mean_abs_diff": float(np.abs(perturbed - clean).mean()),
+        "mean_abs_diff": moved,
         "cosine_distance": float(np.mean(1 - cosine)),
+        "relative_to_between_songs": moved / between_songs,
     }
 
 
