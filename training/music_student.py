@@ -280,7 +280,8 @@ def robustness(
 def run_music_student(config: MusicStudentConfig, paths: Paths, runtime: Runtime) -> dict[str, Any]:
     """The whole experiment, resumable; returns the report, also written to `<run_dir>/report.json`.
 
-    `runtime` runs the teachers (the engine the service would pick); training uses TensorFlow's threads.
+    `runtime` runs the teachers and times the exported candidates (the engine the service would pick);
+    training uses TensorFlow's threads.
     """
     splits = pool_splits(paths, tracks_per_package=config.tracks_per_package)
     frontend = teacher_frontend(paths.models_dir)

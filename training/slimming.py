@@ -2,10 +2,10 @@
 
 Network slimming (Liu et al., ICCV 2017) ranks a conv layer's channels by the |scale| of the BatchNorm
 that follows them; the next layer keeps only the input channels that survive. Starting the student
-there, rather than from random weights, hands it the teacher's features at a quarter of the teacher's
-arithmetic (half the channels in, half out); distillation then repairs what the cut lost. With CPU
-hours, not GPU weeks, of training, this is what lets a student agree with its teachers (see
-docs/noisy-student.md, "Real music").
+there, rather than from random weights, hands it the teacher's features at about a quarter of the
+teacher's multiply-adds (half the channels in, half out; 0.35x its CPU time, measured in
+docs/benchmarks.md); distillation then repairs what the cut lost. With CPU hours, not GPU weeks, of
+training, this start gave the best agreement of the three candidates (docs/noisy-student.md, "Real music").
 """
 
 from __future__ import annotations
