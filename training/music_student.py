@@ -95,20 +95,52 @@ def pool_splits(paths: Paths, *, tracks_per_package: int) -> Splits:
     return splits
 
 
-def pseudo_label(
-    splits: Splits, frontend: FrontendSpec, paths: Paths, runtime: Runtime, *, windows_per_track: int
-) -> dict[str, Labelled]:
-    """Every split's windows (cut once, saved in the run folder) and the teacher ensembles' scores."""
-    repository = ModelRepository(paths.models_dir)
-    teachers = {
-        name: (
-            load_model(repository.resolve(name).path, runtime),
-            teacher_key(repository.resolve(name).path),
+@dataclass(frozen=True)
+class Teacher:
+    model: ServingModel
+    key: str  # its pseudo-label cache key (`teacher_key`: name, version and a hash of its files)
+
+
+def load_teachers(models_dir: Path, runtime: Runtime) -> dict[str, Teacher]:
+    """The four teachers, loaded once and each keyed once (the key hashes the whole SavedModel)."""
+    repository = ModelRepository(models_dir)
+    return {
+        name: Teacher(
+            load_model(repository.resolve(name).path, runtime), teacher_key(repository.resolve(name).path)
         )
         for names in VOCABULARIES.values()
         for name in names
     }
+
+
+def ensemble_targets(
+    teachers: dict[str, Teacher], windows: PoolWindows, cache: PseudoLabelCache
+) -> np.ndarray:
+    """(n, 100) pseudo-labels of `windows`: each vocabulary's teacher ensemble, MSD columns then MTT."""
+    return np.concatenate(
+        [
+            ensemble([teachers[n].model for n in names], [teachers[n].key for n in names], windows, cache)
+            for names in VOCABULARIES.values()
+        ],
+        axis=1,
+    )
+
+
+def pseudo_label(
+    splits: Splits,
+    frontend: FrontendSpec,
+    paths: Paths,
+    teachers: dict[str, Teacher],
+    *,
+    windows_per_track: int,
+) -> dict[str, Labelled]:
+    """Every split's windows (cut once, saved in the run folder) and the teacher ensembles' scores."""
     cache = PseudoLabelCache(paths.cache_dir)
+    tags = [
+        f"{vocabulary}:{tag}"
+        for vocabulary, names in VOCABULARIES.items()
+        for tag in teachers[names[0]].model.metadata.tags
+    ]
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     labelled = {}
     for split in SPLIT_NAMES:
@@ -118,15 +150,10 @@ def pseudo_label(
         if windows is None:
             windows = cut_pool(tracks, frontend, windows_per_track=windows_per_track)
             windows.save(saved)
-        targets, tags = [], []
-        for vocabulary, names in VOCABULARIES.items():
-            models = [teachers[n][0] for n in names]
-            targets.append(ensemble(models, [teachers[n][1] for n in names], windows, cache))
-            tags += [f"{vocabulary}:{tag}" for tag in models[0].metadata.tags]
-        labelled[split] = Labelled(windows, np.concatenate(targets, axis=1), tags)
+        labelled[split] = Labelled(windows, ensemble_targets(teachers, windows, cache), tags)
         log.info("%s: %d windows pseudo-labelled", split, len(windows.starts))
     (paths.run_dir / "teachers.json").write_text(
-        json.dumps({n: k for n, (_, k) in teachers.items()}, indent=2)
+        json.dumps({name: teacher.key for name, teacher in teachers.items()}, indent=2)
     )
     return labelled
 
@@ -285,21 +312,16 @@ def run_music_student(config: MusicStudentConfig, paths: Paths, runtime: Runtime
     """
     splits = pool_splits(paths, tracks_per_package=config.tracks_per_package)
     frontend = teacher_frontend(paths.models_dir)
-    labelled = pseudo_label(splits, frontend, paths, runtime, windows_per_track=config.windows_per_track)
+    teachers = load_teachers(paths.models_dir, runtime)
+    labelled = pseudo_label(splits, frontend, paths, teachers, windows_per_track=config.windows_per_track)
     vocabularies = {name: (50 * i, 50 * (i + 1)) for i, name in enumerate(VOCABULARIES)}
-    repository = ModelRepository(paths.models_dir)
-    teachers = {
-        name: load_model(repository.resolve(name).path, runtime)
-        for names in VOCABULARIES.values()
-        for name in names
-    }
     report: dict[str, Any] = {
         "config": dataclasses.asdict(config),
         "split": {s: sorted({t.group for t in getattr(splits, s)}) for s in SPLIT_NAMES},
         "windows": {s: len(labelled[s].windows.starts) for s in SPLIT_NAMES},
         "songs": {s: len(getattr(splits, s)) for s in SPLIT_NAMES},
         "teacher_ms_per_audio_second": {
-            n: ms_per_audio_second(serving_predict(m), frontend) for n, m in teachers.items()
+            n: ms_per_audio_second(serving_predict(t.model), frontend) for n, t in teachers.items()
         },
         "candidates": {},
     }
@@ -344,8 +366,9 @@ def run_music_student(config: MusicStudentConfig, paths: Paths, runtime: Runtime
         resamples=config.bootstrap_resamples,
         seed=config.seed,
     )
-    report["teacher_agreement"] = teacher_agreement(test, teachers, vocabularies, paths)
-    models = {name: (serving_predict(m), (0, 50)) for name, m in teachers.items()}
+    cache = PseudoLabelCache(paths.cache_dir)
+    report["teacher_agreement"] = teacher_agreement(test, teachers, vocabularies, cache)
+    models = {name: (serving_predict(t.model), (0, 50)) for name, t in teachers.items()}
     models |= {f"student ({v})": (keras_predict(student), cols) for v, cols in vocabularies.items()}
     report["robustness"] = robustness(models, splits.test, frontend, config)
     report["exported"] = str(
@@ -358,18 +381,13 @@ def run_music_student(config: MusicStudentConfig, paths: Paths, runtime: Runtime
 
 def teacher_agreement(
     test: Labelled,
-    teachers: dict[str, ServingModel],
+    teachers: dict[str, Teacher],
     vocabularies: dict[str, tuple[int, int]],
-    paths: Paths,
+    cache: PseudoLabelCache,
 ) -> dict[str, dict[str, float]]:
     """The yardstick for the student's agreement: song and window ROC-AUC, on the test windows, of each
     teacher against its own ensemble (of which it is half) and against the other teacher. From the cache."""
-    repository = ModelRepository(paths.models_dir)
-    cache = PseudoLabelCache(paths.cache_dir)
-    scores = {
-        name: teacher_scores(model, teacher_key(repository.resolve(name).path), test.windows, cache)
-        for name, model in teachers.items()
-    }
+    scores = {name: teacher_scores(t.model, t.key, test.windows, cache) for name, t in teachers.items()}
     result = {}
     for vocabulary, (first, end) in vocabularies.items():
         one, other = VOCABULARIES[vocabulary]

@@ -27,7 +27,7 @@ from training.config import FitConfig
 from training.dataset import Splits
 from training.export import export_model
 from training.pool import PACKAGES, fetch_pool, split_pool, subsample
-from training.pseudo_labels import PseudoLabelCache, cut_pool, ensemble, teacher_key, teacher_scores
+from training.pseudo_labels import PseudoLabelCache, cut_pool, teacher_key, teacher_scores
 from training.student import StandardisedLogitError, build_student, train_student
 from training.train import TrainedModel
 
@@ -283,28 +283,16 @@ def test_the_shipped_student_follows_its_teachers_on_a_test_package() -> None:
     paths = music_student.Paths(
         pool_root=REPO / ".cache" / "pool", cache_dir=REPO / music_student.Paths().cache_dir
     )
-    repository = ModelRepository(REPO / "saved_models")
     runtime = Runtime(intra_op_threads=1, inter_op_threads=1)
     tracks = fetch_pool(paths.pool_root, tuple(p for p in PACKAGES if p.name == "pushover-data"))
-    student = load_model(repository.resolve("music_student").path, runtime)
+    student = load_model(ModelRepository(REPO / "saved_models").resolve("music_student").path, runtime)
     pool = cut_pool(
         tracks,
         student.metadata.frontend,
         windows_per_track=music_student.MusicStudentConfig().windows_per_track,
     )
-    cache = PseudoLabelCache(paths.cache_dir)
-    targets = np.concatenate(
-        [
-            ensemble(
-                [load_model(repository.resolve(n).path, runtime) for n in names],
-                [teacher_key(repository.resolve(n).path) for n in names],
-                pool,
-                cache,
-            )
-            for names in music_student.VOCABULARIES.values()
-        ],
-        axis=1,
-    )
+    teachers = music_student.load_teachers(REPO / "saved_models", runtime)
+    targets = music_student.ensemble_targets(teachers, pool, PseudoLabelCache(paths.cache_dir))
     scores = music_student.serving_predict(student)(pool.waveforms)
     measured = agreement(
         targets, scores, pool.track_index, student.metadata.vocabularies or {}, resamples=0, seed=0
